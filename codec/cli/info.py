@@ -1,0 +1,84 @@
+"""``nircodec info FILE``: what a container holds, section by section, with sizes and bpp."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from codec.cli.common import common_parent, emit_json, human_bytes
+from codec.container import ContainerReader, codec_name
+from codec.errors import ContainerError
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "info",
+        parents=[common_parent()],
+        help="describe a .nirc file",
+        description="Print the header and sections of a .nirc file (all CRCs are checked).",
+    )
+    p.add_argument("file", help="a .nirc file")
+    p.set_defaults(run=run)
+
+
+def describe(path: str) -> dict[str, Any]:
+    with ContainerReader(path) as r:
+        r.verify()
+        sections = [
+            {
+                "name": s.name,
+                "kind": s.kind_name,
+                "kind_id": s.kind,
+                "offset": s.offset,
+                "bytes": s.frame_bytes,
+                "payload_bytes": s.length,
+            }
+            for s in r.sections
+        ]
+        out: dict[str, Any] = {
+            "file": path,
+            "bytes": r.file_size,
+            "format_version": f"{r.version[0]}.{r.version[1]}",
+            "codec": codec_name(r.codec_id),
+            "codec_id": r.codec_id,
+            "header": r.header,
+            "sections": sections,
+            "overhead_bytes": r.file_size - sum(s["payload_bytes"] for s in sections),
+        }
+    video = r.header.get("video")
+    if isinstance(video, dict):
+        try:
+            pixels = int(video["frames"]) * int(video["width"]) * int(video["height"])
+        except (KeyError, TypeError, ValueError):
+            raise ContainerError(f"{path}: header 'video' lacks frames/width/height") from None
+        if pixels > 0:
+            out["bpp"] = 8 * r.file_size / pixels
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    info = describe(args.file)
+    if args.json:
+        emit_json(info)
+        return 0
+    print(
+        f"{info['file']}: nircodec container {info['format_version']}, codec {info['codec']} "
+        f"(id {info['codec_id']}), {human_bytes(info['bytes'])}"
+    )
+    if "bpp" in info:
+        v = info["header"]["video"]
+        print(
+            f"video: {v['frames']} frames, {v['width']}x{v['height']}, "
+            f"{info['bpp']:.5f} bpp (whole file)"
+        )
+    print("header: " + json.dumps(info["header"], sort_keys=True))
+    width = max([len(s["name"]) for s in info["sections"]] + [7])
+    print(f"{'section':<{width}}  {'kind':<10} {'bytes':>12}")
+    for s in info["sections"]:
+        print(f"{s['name']:<{width}}  {s['kind']:<10} {s['bytes']:>12,}")
+    print(
+        f"{'overhead':<{width}}  {'':<10} {info['overhead_bytes']:>12,}  "
+        "(preamble, header, frames, table of contents)"
+    )
+    return 0

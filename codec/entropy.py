@@ -1,0 +1,370 @@
+"""Entropy coding: integers in, bytes out (static histogram model + compressai's rANS).
+
+A stream is self-contained: it carries its own integer frequency table, so a decoder never
+rebuilds probabilities from floats. Layout (all varints are LEB128, ``s`` = zigzag signed):
+
+    u8 mode            0 = empty, 1 = constant, 2 = rANS
+    mode 1:            uvarint n, svarint value
+    mode 2:            uvarint n, svarint lo, uvarint N, u8 k, table, uvarint e,
+                       e x svarint escapes, packed k-bit low parts, ceil(n / CHUNK) x
+                       (uvarint length, rANS bytes); no chunks when one frequency is the total
+
+The table holds N+1 frequencies summing to 2**PRECISION: N table symbols and one escape symbol.
+A value v with 0 <= v - lo < N << k is coded as table symbol (v - lo) >> k plus its k low bits
+(raw, so wide alphabets need no huge table); other values are coded as the escape symbol and
+stored verbatim (in order) in the escape list. compressai's own bypass escape gets zero width,
+so its decoder can never enter the bypass path; with the zero padding added before decoding, a
+corrupt stream can only decode to wrong symbols, never read out of bounds. Chunks of CHUNK
+symbols bound that padding.
+See codec/container/FORMAT.md for the table encoding.
+"""
+
+from __future__ import annotations
+
+import functools
+import heapq
+import importlib.util
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from codec.binio import ByteReader, write_svarint, write_uvarint
+from codec.errors import EntropyError
+
+PRECISION = 16
+TOTAL = 1 << PRECISION
+CHUNK = 1 << 16  # symbols per rANS chunk
+MIN_CODED = 8  # shorter chunks are padded to this many symbols
+MAX_TABLE = 1 << 12  # regular symbols in one table window
+MAX_SYMBOLS = 1 << 25  # per stream; larger inputs are split by the caller
+MAX_ABS_VALUE = (1 << 31) - 1
+
+MODE_EMPTY, MODE_CONSTANT, MODE_RANS = 0, 1, 2
+TABLE_VARINT, TABLE_ZLIB = 0, 1
+
+
+@dataclass(frozen=True)
+class CodingStats:
+    """Byte accounting of one encoded stream."""
+
+    symbols: int
+    total_bytes: int
+    table_bytes: int  # frequency table (and its header fields)
+    raw_bytes: int  # escape count, escaped values and raw low bits
+    payload_bytes: int  # rANS chunks with their length prefixes
+
+
+def empirical_entropy_bits(symbols: np.ndarray) -> float:
+    """Total bits of an ideal order-0 coder with the empirical distribution of ``symbols``."""
+    _, counts = np.unique(np.asarray(symbols).ravel(), return_counts=True)
+    if counts.size <= 1:
+        return 0.0
+    p = counts / counts.sum()
+    return float(-(counts * np.log2(p)).sum())
+
+
+def encode(symbols: np.ndarray) -> bytes:
+    """Code an integer array (any shape, flattened in C order) into a self-contained stream."""
+    return encode_with_stats(symbols)[0]
+
+
+def encode_with_stats(symbols: np.ndarray) -> tuple[bytes, CodingStats]:
+    x = _as_symbols(symbols)
+    n = int(x.size)
+    if n == 0:
+        return bytes([MODE_EMPTY]), CodingStats(0, 1, 0, 0, 0)
+    values, counts = np.unique(x, return_counts=True)
+    if values.size == 1:
+        out = bytes([MODE_CONSTANT]) + write_uvarint(n) + write_svarint(int(values[0]))
+        return out, CodingStats(n, len(out), 0, 0, 0)
+
+    lo, shift, width = _choose_layout(values, counts)
+    rel = x - lo
+    in_window = (rel >= 0) & (rel < (width << shift))
+    idx = np.where(in_window, rel >> shift, width)
+    hist = np.bincount(idx, minlength=width + 1)
+    freqs = quantize_frequencies(hist)
+
+    head = bytes([MODE_RANS]) + write_uvarint(n) + write_svarint(lo) + write_uvarint(width)
+    head += bytes([shift])
+    table = _encode_table(freqs)
+    escapes = x[~in_window]
+    esc = bytearray(write_uvarint(int(escapes.size)))
+    for v in escapes.tolist():
+        esc += write_svarint(v)
+    esc += _pack_bits(rel[in_window] & ((1 << shift) - 1), shift)
+
+    cdf = _cdf_for_compressai(freqs)
+    payload = bytearray()
+    for start in range(0, n if freqs.max() < TOTAL else 0, CHUNK):
+        chunk = _rans_encode(idx[start : start + CHUNK], freqs, cdf)
+        payload += write_uvarint(len(chunk)) + chunk
+    out = head + table + bytes(esc) + bytes(payload)
+    stats = CodingStats(n, len(out), len(head) + len(table), len(esc), len(payload))
+    return out, stats
+
+
+def decode(data: bytes, expected_count: int | None = None) -> np.ndarray:
+    """Inverse of :func:`encode`; returns a flat int64 array. Trailing bytes are an error."""
+    reader = ByteReader(data, "entropy stream")
+    out = decode_from(reader, expected_count)
+    reader.expect_end()
+    return out
+
+
+def decode_from(reader: ByteReader, expected_count: int | None = None) -> np.ndarray:
+    """Decode one stream at the reader's position (streams can be concatenated)."""
+    mode = reader.u8("entropy mode")
+    if mode == MODE_EMPTY:
+        n = 0
+        _check_count(n, expected_count)
+        return np.zeros(0, dtype=np.int64)
+    if mode not in (MODE_CONSTANT, MODE_RANS):
+        raise EntropyError(f"entropy stream: unknown mode {mode}")
+    n = reader.uvarint("symbol count", limit=MAX_SYMBOLS)
+    _check_count(n, expected_count)
+    if mode == MODE_CONSTANT:
+        value = reader.svarint("constant value", limit=MAX_ABS_VALUE)
+        return np.full(n, value, dtype=np.int64)
+
+    lo = reader.svarint("window start", limit=MAX_ABS_VALUE)
+    width = reader.uvarint("window size", limit=MAX_TABLE)
+    shift = reader.u8("low-bit count")
+    if width < 1 or shift > 31:
+        raise EntropyError(f"entropy stream: bad window (size {width}, {shift} low bits)")
+    freqs = _decode_table(reader, width + 1)
+    n_esc = reader.uvarint("escape count", limit=n)
+    if n_esc > reader.remaining:  # each escape takes at least one byte
+        raise EntropyError("entropy stream: escape list is longer than the stream")
+    if n_esc and freqs[width] == 0:
+        raise EntropyError("entropy stream: escapes present but the escape symbol has no range")
+    escapes = [reader.svarint("escape value", limit=MAX_ABS_VALUE) for _ in range(n_esc)]
+    n_raw = (n - n_esc) * shift
+    low = _unpack_bits(reader.bytes(-(-n_raw // 8), "raw low bits"), n - n_esc, shift)
+
+    if freqs.max() == TOTAL:  # one certain symbol: nothing to code
+        out = np.full(n, int(np.argmax(freqs)), dtype=np.int64)
+        n_chunks = 0
+    else:
+        out = np.empty(n, dtype=np.int64)
+        n_chunks = -(-n // CHUNK)
+    if n_chunks > reader.remaining:
+        raise EntropyError("entropy stream: symbol count is too large for the stream length")
+    cdf = _cdf_for_compressai(freqs)
+    for k in range(n_chunks):
+        m = min(CHUNK, n - k * CHUNK)
+        length = reader.uvarint("chunk length", limit=reader.remaining)
+        out[k * CHUNK : k * CHUNK + m] = _rans_decode(reader.bytes(length, "rANS chunk"), m, cdf)
+    esc_pos = np.flatnonzero(out == width)
+    if esc_pos.size != n_esc:
+        raise EntropyError(
+            f"entropy stream: decoded {esc_pos.size} escape symbols, the list holds {n_esc}"
+        )
+    inside = out != width
+    out[inside] = lo + ((out[inside] << shift) | low)
+    if n_esc:
+        out[esc_pos] = np.asarray(escapes, dtype=np.int64)
+    return out
+
+
+def quantize_frequencies(counts: np.ndarray, total: int = TOTAL) -> np.ndarray:
+    """Integer frequencies summing to ``total``, >= 1 wherever ``counts > 0``, 0 elsewhere.
+
+    Starts from the floor of the scaled counts and moves single units greedily by the exact
+    change in code length (the cost is convex in each frequency, so greedy is optimal).
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    nz = counts > 0
+    if int(nz.sum()) > total or not nz.any():
+        raise ValueError("cannot build a frequency table for these counts")
+    n = int(counts.sum())
+    f = np.where(nz, np.maximum(1, (counts * total) // n), 0).astype(np.int64)
+    diff = total - int(f.sum())
+    c = counts.astype(np.float64)
+    if diff > 0:  # add where one more unit saves the most bits
+        heap = [(-c[i] * np.log2((f[i] + 1) / f[i]), i) for i in np.flatnonzero(nz)]
+        heapq.heapify(heap)
+        for _ in range(diff):
+            _, i = heapq.heappop(heap)
+            f[i] += 1
+            heapq.heappush(heap, (-c[i] * np.log2((f[i] + 1) / f[i]), i))
+    elif diff < 0:  # take where one unit less costs the fewest bits
+        heap = [(c[i] * np.log2(f[i] / (f[i] - 1)), i) for i in np.flatnonzero(f > 1)]
+        heapq.heapify(heap)
+        for _ in range(-diff):
+            _, i = heapq.heappop(heap)
+            f[i] -= 1
+            if f[i] > 1:
+                heapq.heappush(heap, (c[i] * np.log2(f[i] / (f[i] - 1)), i))
+    return f
+
+
+# -- internals ---------------------------------------------------------------------------------
+
+
+def _as_symbols(symbols: np.ndarray) -> np.ndarray:
+    x = np.asarray(symbols)
+    if x.size and not np.issubdtype(x.dtype, np.integer):
+        raise TypeError(f"entropy coder takes integers, got {x.dtype}")
+    x = x.astype(np.int64, copy=False).ravel()
+    if x.size > MAX_SYMBOLS:
+        raise ValueError(f"{x.size} symbols exceed the per-stream limit {MAX_SYMBOLS}")
+    if x.size and (x.min() < -MAX_ABS_VALUE or x.max() > MAX_ABS_VALUE):
+        raise ValueError("symbols must fit in a signed 32-bit integer")
+    return x
+
+
+def _check_count(n: int, expected: int | None) -> None:
+    if expected is not None and n != expected:
+        raise EntropyError(f"entropy stream holds {n} symbols, expected {expected}")
+
+
+def _choose_layout(values: np.ndarray, counts: np.ndarray) -> tuple[int, int, int]:
+    """Pick (lo, shift, width) minimising the estimated coded size.
+
+    With shift k, value v in the window is coded as the table symbol (v - lo) >> k plus k raw
+    low bits; values outside [lo, lo + width << k) are escapes.
+    """
+    span = int(values[-1] - values[0]) + 1
+    # cost of escaping a value: its varint bytes (zigzag magnitude ~ 2|v|)
+    esc_bits = 8.0 * np.ceil(np.log2(2.0 * np.abs(values) + 2.0) / 7.0) * counts
+    best = None
+    for k in range(0, 32):
+        groups = (values - values[0]) >> k
+        starts = np.flatnonzero(np.r_[True, np.diff(groups) > 0])
+        g_counts = np.add.reduceat(counts, starts)
+        g_values = groups[starts]
+        g_esc = np.add.reduceat(esc_bits, starts)
+        bits, g_lo, width = _choose_window(g_values, g_counts, g_esc, k)
+        if best is None or bits < best[0]:
+            best = (bits, int(values[0]) + (g_lo << k), k, width)
+        if span >> k <= 1:
+            break
+    return best[1], best[2], best[3]
+
+
+def _choose_window(
+    values: np.ndarray, counts: np.ndarray, esc_bits: np.ndarray, raw_bits: int
+) -> tuple[float, int, int]:
+    """Best window [lo, lo+width) over grouped ``values``; returns (estimated bits, lo, width).
+
+    ``esc_bits``: bits to store every member of each group as an escape.
+    """
+    span = int(values[-1] - values[0] + 1)
+    total = int(counts.sum())
+    cum = np.concatenate([[0], np.cumsum(counts)])
+    esc_cum = np.concatenate([[0.0], np.cumsum(esc_bits)])
+    self_bits = counts * (np.log2(total / counts) + raw_bits)  # ideal bits inside any window
+    self_cum = np.concatenate([[0.0], np.cumsum(self_bits)])
+    widths = sorted({min(span, MAX_TABLE)} | {w for w in (2**k for k in range(1, 13)) if w < span})
+    best = (np.inf, int(values[0]), 1)
+    for w in widths:
+        ends = np.searchsorted(values, values + w)  # window starting at each value
+        n_esc = total - (cum[ends] - cum[:-1])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            esc_sym = np.where(n_esc > 0, n_esc * np.log2(total / np.maximum(n_esc, 1)), 0.0)
+        bits = (
+            self_cum[ends]
+            - self_cum[:-1]
+            + esc_sym
+            + (esc_cum[-1] - (esc_cum[ends] - esc_cum[:-1]))
+            + 8.0 * (w + (ends - np.arange(values.size)))  # table: ~1 byte a slot + 1 a used one
+        )
+        i = int(np.argmin(bits))
+        if bits[i] < best[0]:
+            best = (float(bits[i]), int(values[i]), w)
+    return best
+
+
+def _pack_bits(values: np.ndarray, nbits: int) -> bytes:
+    """``nbits`` low bits of each value, most significant first, packed into bytes."""
+    if nbits == 0 or values.size == 0:
+        return b""
+    bits = (values[:, None] >> np.arange(nbits - 1, -1, -1)) & 1
+    return np.packbits(bits.astype(np.uint8).ravel()).tobytes()
+
+
+def _unpack_bits(data: bytes, count: int, nbits: int) -> np.ndarray:
+    if nbits == 0 or count == 0:
+        return np.zeros(count, dtype=np.int64)
+    bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8))[: count * nbits]
+    weights = np.int64(1) << np.arange(nbits - 1, -1, -1, dtype=np.int64)
+    return bits.reshape(count, nbits).astype(np.int64) @ weights
+
+
+def _encode_table(freqs: np.ndarray) -> bytes:
+    raw = b"".join(write_uvarint(int(v)) for v in freqs)
+    packed = zlib.compress(raw, 9)
+    if len(packed) + len(write_uvarint(len(packed))) < len(raw):
+        return bytes([TABLE_ZLIB]) + write_uvarint(len(packed)) + packed
+    return bytes([TABLE_VARINT]) + raw
+
+
+def _decode_table(reader: ByteReader, size: int) -> np.ndarray:
+    kind = reader.u8("table kind")
+    if kind == TABLE_ZLIB:
+        length = reader.uvarint("table length", limit=reader.remaining)
+        packed = reader.bytes(length, "table")
+        try:
+            inflater = zlib.decompressobj()
+            raw = inflater.decompress(packed, 3 * size + 1)  # bounded: 3 bytes a frequency
+        except zlib.error as exc:
+            raise EntropyError(f"entropy stream: frequency table does not inflate ({exc})") from exc
+        sub = ByteReader(raw, "frequency table")
+        freqs = [sub.uvarint("frequency", limit=TOTAL) for _ in range(size)]
+        if sub.remaining or inflater.unconsumed_tail or not inflater.eof:
+            raise EntropyError("entropy stream: frequency table has a bad length")
+    elif kind == TABLE_VARINT:
+        freqs = [reader.uvarint("frequency", limit=TOTAL) for _ in range(size)]
+    else:
+        raise EntropyError(f"entropy stream: unknown table kind {kind}")
+    f = np.asarray(freqs, dtype=np.int64)
+    if int(f.sum()) != TOTAL:
+        raise EntropyError(f"entropy stream: frequencies sum to {int(f.sum())}, not {TOTAL}")
+    return f
+
+
+def _cdf_for_compressai(freqs: np.ndarray) -> list[int]:
+    # compressai reserves the last slot for its bypass escape; give it zero width.
+    return [0, *np.cumsum(freqs).tolist(), TOTAL]
+
+
+@functools.cache
+def _ans():
+    """compressai's rANS extension module.
+
+    ``import compressai`` loads torch, torchvision and its datasets (seconds); the coder is a
+    standalone extension, so load it directly from the installed package when possible.
+    """
+    spec = importlib.util.find_spec("compressai")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        for path in sorted(Path(folder).glob("ans.*")):
+            if path.suffix in (".so", ".pyd"):
+                ext = importlib.util.spec_from_file_location("compressai.ans", path)
+                module = importlib.util.module_from_spec(ext)
+                ext.loader.exec_module(module)
+                return module
+    import compressai.ans  # pragma: no cover - unusual installs
+
+    return compressai.ans  # pragma: no cover
+
+
+def _rans_encode(idx: np.ndarray, freqs: np.ndarray, cdf: list[int]) -> bytes:
+    # compressai's encoder buffers one 32-bit word per symbol and its flush adds two: with fewer
+    # than ~6 symbols it writes past the buffer. Short chunks are padded with the most frequent
+    # symbol (the decoder drops the padding).
+    if idx.size < MIN_CODED:
+        idx = np.concatenate([idx, np.full(MIN_CODED - idx.size, int(np.argmax(freqs)))])
+    n = int(idx.size)
+    return _ans().RansEncoder().encode_with_indexes(idx.tolist(), [0] * n, [cdf], [len(cdf)], [0])
+
+
+def _rans_decode(chunk: bytes, n: int, cdf: list[int]) -> np.ndarray:
+    coded = max(n, MIN_CODED)
+    # The decoder reads at most one 32-bit word a symbol past its 8-byte state; zero padding
+    # keeps a corrupt chunk inside the buffer.
+    padded = chunk + bytes(4 * coded + 16)
+    out = _ans().RansDecoder().decode_with_indexes(padded, [0] * coded, [cdf], [len(cdf)], [0])
+    return np.asarray(out[:n], dtype=np.int64)

@@ -1,0 +1,29 @@
+"""Progress bars on stderr (tqdm), silenced by ``--quiet``."""
+
+from __future__ import annotations
+
+import sys
+
+
+def progress(
+    iterable=None,
+    *,
+    total: int | None = None,
+    desc: str = "",
+    unit: str = "it",
+    quiet: bool = False,
+):
+    """A tqdm bar on stderr with rate and ETA; a no-op wrapper when ``quiet``."""
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        iterable,
+        total=total,
+        desc=desc,
+        unit=unit,
+        file=sys.stderr,
+        disable=quiet,
+        dynamic_ncols=True,
+        mininterval=0.5,
+        leave=False,
+    )

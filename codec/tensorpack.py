@@ -1,0 +1,101 @@
+"""Pack named quantized tensors into one section payload (and back).
+
+Layout (see codec/container/FORMAT.md, "TENSORS section"):
+
+    uvarint count
+    count x { str name, u8 dtype, u8 bits, u8 ndim, ndim x uvarint dim, u8 axis (255 = none),
+              u8 param dtype (1 = float16, 2 = float32), C x minimum, C x scale }
+    one entropy stream with the symbols of every tensor, concatenated in order
+
+One shared table per section: callers group tensors whose symbols look alike (weights of one
+bit depth, embeddings) into one section.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from codec import entropy
+from codec.binio import ByteReader, write_str, write_uvarint
+from codec.errors import ContainerError
+from codec.quant import MAX_BITS, MIN_BITS, QuantizedTensor
+
+MAX_TENSORS = 4096
+MAX_NDIM = 8
+NO_AXIS = 255
+DTYPE_FLOAT32 = 0
+_PARAM_DTYPES = {1: np.dtype("<f2"), 2: np.dtype("<f4")}
+_PARAM_CODES = {np.dtype(np.float16): 1, np.dtype(np.float32): 2}
+
+
+def pack_tensors(tensors: Mapping[str, QuantizedTensor]) -> bytes:
+    if len(tensors) > MAX_TENSORS:
+        raise ValueError(f"at most {MAX_TENSORS} tensors per section")
+    out = bytearray(write_uvarint(len(tensors)))
+    for name, q in tensors.items():
+        if not name:
+            raise ValueError("tensor names must be non-empty")
+        out += write_str(name) + bytes([DTYPE_FLOAT32, q.bits, len(q.shape)])
+        for d in q.shape:
+            out += write_uvarint(d)
+        out += bytes([NO_AXIS if q.axis is None else q.axis, _PARAM_CODES[q.minimum.dtype]])
+        le = _PARAM_DTYPES[_PARAM_CODES[q.minimum.dtype]]
+        out += q.minimum.astype(le).tobytes() + q.scale.astype(le).tobytes()
+    symbols = [q.symbols.ravel() for q in tensors.values()]
+    out += entropy.encode(np.concatenate(symbols) if symbols else np.zeros(0, np.int64))
+    return bytes(out)
+
+
+def unpack_tensors(payload: bytes) -> dict[str, QuantizedTensor]:
+    r = ByteReader(payload, "tensors section")
+    count = r.uvarint("tensor count", limit=MAX_TENSORS)
+    metas = []
+    total = 0
+    for _ in range(count):
+        name = r.str("tensor name", max_len=1024)
+        dtype, bits, ndim = r.u8("dtype"), r.u8("bits"), r.u8("ndim")
+        if dtype != DTYPE_FLOAT32:
+            raise ContainerError(f"tensor {name!r}: unknown dtype code {dtype}")
+        if not MIN_BITS <= bits <= MAX_BITS:
+            raise ContainerError(
+                f"tensor {name!r}: bit depth {bits} outside {MIN_BITS}..{MAX_BITS}"
+            )
+        if ndim > MAX_NDIM:
+            raise ContainerError(f"tensor {name!r}: {ndim} dimensions (at most {MAX_NDIM})")
+        shape = tuple(r.uvarint("dimension", limit=entropy.MAX_SYMBOLS) for _ in range(ndim))
+        size = int(np.prod(shape, dtype=object))
+        total += size
+        if total > entropy.MAX_SYMBOLS:
+            raise ContainerError("tensors section: more elements than one stream may hold")
+        axis = r.u8("axis")
+        if axis != NO_AXIS and axis >= ndim:
+            raise ContainerError(f"tensor {name!r}: axis {axis} for a {ndim}-d tensor")
+        code = r.u8("parameter dtype")
+        if code not in _PARAM_DTYPES:
+            raise ContainerError(f"tensor {name!r}: unknown parameter dtype code {code}")
+        le = _PARAM_DTYPES[code]
+        channels = 1 if axis == NO_AXIS else shape[axis]
+        nbytes = channels * le.itemsize
+        minimum = np.frombuffer(r.bytes(nbytes, "minimum"), dtype=le).astype(le.newbyteorder("="))
+        scale = np.frombuffer(r.bytes(nbytes, "scale"), dtype=le).astype(le.newbyteorder("="))
+        if not (np.all(np.isfinite(minimum)) and np.all(np.isfinite(scale)) and np.all(scale >= 0)):
+            raise ContainerError(f"tensor {name!r}: invalid quantization parameters")
+        if any(m[0] == name for m in metas):
+            raise ContainerError(f"tensors section: duplicate tensor name {name!r}")
+        metas.append((name, bits, shape, None if axis == NO_AXIS else axis, minimum, scale))
+    symbols = entropy.decode_from(r, expected_count=total)
+    r.expect_end()
+    out: dict[str, QuantizedTensor] = {}
+    pos = 0
+    for name, bits, shape, axis, minimum, scale in metas:
+        size = int(np.prod(shape, dtype=np.int64))
+        s = symbols[pos : pos + size].reshape(shape)
+        pos += size
+        q = QuantizedTensor(s, bits, axis, minimum, scale)
+        levels = q.levels() if size else s
+        if size and (levels.min() < 0 or levels.max() > (1 << bits) - 1):
+            raise ContainerError(f"tensor {name!r}: symbols outside the {bits}-bit range")
+        out[name] = q
+    return out

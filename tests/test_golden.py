@@ -1,0 +1,39 @@
+"""Golden files: format 1.0 files written once and decoded by every later version.
+
+Never regenerate a golden file for an existing version: a change that breaks this test is a
+format change and needs a version bump (and a new golden file beside the old ones).
+"""
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from codec import registry
+from codec.container import ContainerReader
+from codec.container.format import VERSION
+from tests.conftest import GOLDEN
+
+GOLDEN_FILES = sorted(GOLDEN.glob("*.nirc"))
+
+
+def test_golden_files_exist_for_current_version():
+    assert GOLDEN_FILES, "no golden files"
+    assert any(f"-v{VERSION[0]}.{VERSION[1]}" in p.name for p in GOLDEN_FILES)
+
+
+@pytest.mark.parametrize("path", GOLDEN_FILES, ids=lambda p: p.name)
+def test_golden_decodes_to_expected(path):
+    expected = json.loads(path.with_suffix(".json").read_text())
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == expected["file_sha256"]
+    with ContainerReader(path) as r:
+        r.verify()
+        assert r.header == expected["header"]
+        assert [s.name for s in r.sections] == expected["sections"]
+        arrays = registry.read(r).arrays()
+    assert set(arrays) == set(expected["arrays"])
+    for name, want in expected["arrays"].items():
+        got = np.ascontiguousarray(arrays[name], "<f4")
+        assert list(got.shape) == want["shape"]
+        assert hashlib.sha256(got.tobytes()).hexdigest() == want["sha256"], name

@@ -1,0 +1,111 @@
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import array_shapes, arrays
+
+from codec.quant import dequantize, fake_quantize, quantize, quantize_best
+
+
+def _step(q, ndim):
+    s = q.scale.astype(np.float64)
+    if q.axis is None:
+        return s.reshape(())
+    shape = [1] * ndim
+    shape[q.axis] = -1
+    return s.reshape(shape)
+
+
+def _check_bound(x, q):
+    x = np.asarray(x, np.float32).astype(np.float64)
+    err = np.abs(dequantize(q).astype(np.float64) - x)
+    step = _step(q, x.ndim)
+    # step/2 plus float32 rounding of the dequantized value itself
+    assert np.all(err <= step / 2 * (1 + 1e-6) + np.abs(x) * 2**-23 + 1e-30)
+
+
+floats = st.floats(-1e4, 1e4, allow_nan=False, width=32)
+
+
+@given(
+    arrays(np.float32, array_shapes(min_dims=1, max_dims=4, max_side=6), elements=floats),
+    st.integers(2, 16),
+    st.data(),
+)
+def test_error_at_most_half_a_step(x, bits, data):
+    axis = data.draw(st.sampled_from([None, *range(x.ndim)]))
+    q = quantize(x, bits, axis)
+    assert q.symbols.shape == x.shape
+    levels = q.levels()
+    assert levels.min() >= 0 and levels.max() <= (1 << bits) - 1
+    _check_bound(x, q)
+
+
+@pytest.mark.parametrize("bits", [2, 6, 8, 16])
+def test_constant_and_tiny_tensors(bits):
+    for x in (
+        np.full((4, 3), -0.75, np.float32),
+        np.array([3.0], np.float32),
+        np.zeros((2, 0, 3), np.float32),
+        np.float32([1e-30, -1e-30]),
+    ):
+        for axis in (None, 0):
+            q = quantize(x, bits, axis)
+            _check_bound(x, q)
+    q = quantize(np.full(10, 0.5, np.float32), bits)
+    assert np.all(dequantize(q) == np.float32(0.5))
+
+
+def test_per_channel_beats_per_tensor_on_mixed_ranges(rng):
+    w = (
+        rng.normal(0, 1, (16, 8, 3, 3)).astype(np.float32)
+        * np.logspace(-3, 0, 16)[:, None, None, None]
+    )
+    per_tensor = quantize(w, 6)
+    best = quantize_best(w, 6)
+    assert best.axis == 0
+    e_t = np.mean((per_tensor.dequantize() - w) ** 2)
+    e_b = np.mean((best.dequantize() - w) ** 2)
+    assert e_b < e_t / 10
+
+
+def test_float16_params_when_exact_else_float32(rng):
+    assert quantize(rng.normal(0, 0.1, 100), 8).param_dtype == np.float16
+    assert quantize(rng.normal(0, 1e-9, 100), 8).param_dtype == np.float32  # scale underflows f16
+    assert quantize(np.float32([1e6, -1e6]), 8).param_dtype == np.float32  # beyond f16 range
+
+
+def test_dequantize_is_float32_and_deterministic(rng):
+    q = quantize(rng.normal(0, 0.1, (32, 32)), 8, 1)
+    a, b = dequantize(q), dequantize(q)
+    assert a.dtype == np.float32 and a.tobytes() == b.tobytes()
+
+
+def test_rejects_bad_input():
+    with pytest.raises(ValueError):
+        quantize(np.float32([1, np.nan]), 8)
+    with pytest.raises(ValueError):
+        quantize(np.ones(3), 1)
+    with pytest.raises(ValueError):
+        quantize(np.ones(3), 17)
+    with pytest.raises(ValueError):
+        quantize(np.ones((2, 2)), 8, axis=2)
+
+
+def test_fake_quantize_modes():
+    torch.manual_seed(0)
+    x = torch.randn(8, 5, requires_grad=True)
+    ste = fake_quantize(x, 4, axis=0, mode="ste")
+    q = quantize(x.detach().numpy(), 4, 0)
+    # forward of STE equals the coded grid (up to float16 parameter rounding of the grid)
+    step = float(q.scale.max())
+    assert torch.allclose(ste, torch.from_numpy(q.dequantize()), atol=step)
+    ste.sum().backward()
+    assert torch.allclose(x.grad, torch.ones_like(x))  # straight-through gradient
+    noisy = fake_quantize(x, 4, mode="noise")
+    scale = (x.max() - x.min()) / 15
+    assert torch.all((noisy - x).abs() <= scale / 2 + 1e-6)
+    assert not torch.equal(noisy, x)
+    with pytest.raises(ValueError):
+        fake_quantize(x, 4, mode="round")

@@ -1,0 +1,106 @@
+"""Make the sample containers the project ships: assets/sample.nirc and the golden test file.
+
+python tools/make_sample.py            # assets/sample.nirc
+python tools/make_sample.py --golden   # tests/golden/tensors-v1.0.nirc + .json (only when
+                                       # the container version changes: golden files are
+                                       # never regenerated for an existing version)
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from codec.container import Section, SectionKind, append_sections, write_container  # noqa: E402
+from codec.container.format import VERSION  # noqa: E402
+from codec.quant import quantize, quantize_best  # noqa: E402
+from codec.tensors import TensorBundle, TensorsConfig  # noqa: E402
+
+
+def sample_arrays() -> dict[str, np.ndarray]:
+    """A small conv decoder's worth of weights (deterministic)."""
+    rng = np.random.default_rng(2026)
+    shapes = {
+        "stem.weight": (48, 16, 1, 1),
+        "stem.bias": (48,),
+        "up1.weight": (160, 48, 3, 3),
+        "up1.bias": (160,),
+        "head.weight": (3, 40, 3, 3),
+        "head.bias": (3,),
+    }
+    return {
+        k: rng.normal(0, 0.5 / np.sqrt(np.prod(s[1:]) or 1), s).astype(np.float32)
+        for k, s in shapes.items()
+    }
+
+
+def golden_bundle() -> TensorBundle:
+    """Exercises every feature of format 1.0's tensor path in one small file."""
+    rng = np.random.default_rng(7)
+    w = rng.laplace(0, 0.05, (8, 4, 3, 3)).astype(np.float32)
+    tensors = {
+        "per_tensor": quantize(w, 8),
+        "per_channel_axis1": quantize(w * np.linspace(0.1, 3, 4)[None, :, None, None], 6, 1),
+        "float32_params": quantize(rng.normal(0, 1e-7, (5, 7)).astype(np.float32), 4),
+        "sixteen_bit": quantize(rng.normal(0, 1, (300,)).astype(np.float32), 16),
+        "constant": quantize(np.full((3, 2), 0.25, np.float32), 8),
+        "empty": quantize(np.zeros((0, 4), np.float32), 8),
+        "best": quantize_best(w, 5),
+    }
+    return TensorBundle(tensors, TensorsConfig(bits=8), meta={"golden": "tensors", "version": 1})
+
+
+def make_sample(path: Path) -> int:
+    bundle = TensorBundle.from_arrays(
+        sample_arrays(), TensorsConfig(bits=8), meta={"sample": "decoder weights, 8 bit"}
+    )
+    header, sections = bundle.to_container()
+    return write_container(path, bundle.codec_id, header, sections)
+
+
+def make_golden(folder: Path) -> Path:
+    name = f"tensors-v{VERSION[0]}.{VERSION[1]}"
+    path = folder / f"{name}.nirc"
+    bundle = golden_bundle()
+    header, sections = bundle.to_container()
+    write_container(path, bundle.codec_id, header, sections)
+    append_sections(path, [Section(SectionKind.NOTE, "note", b"appended after writing")])
+    arrays = bundle.arrays()
+    expected = {
+        "file_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "header": header,
+        "arrays": {
+            k: {
+                "shape": list(v.shape),
+                "sha256": hashlib.sha256(np.ascontiguousarray(v, "<f4").tobytes()).hexdigest(),
+            }
+            for k, v in arrays.items()
+        },
+        "sections": ["tensors", "note"],
+    }
+    (folder / f"{name}.json").write_text(json.dumps(expected, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--golden", action="store_true", help="write the golden test file instead")
+    args = ap.parse_args(argv)
+    if args.golden:
+        print(make_golden(ROOT / "tests" / "golden"))
+    else:
+        path = ROOT / "assets" / "sample.nirc"
+        print(f"{path}: {make_sample(path)} bytes")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
