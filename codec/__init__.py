@@ -9,6 +9,8 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 _API = {
+    "encode_video": "codec.api",
+    "decode_video": "codec.api",
     "save_tensors": "codec.tensors",
     "load_tensors": "codec.tensors",
     "ContainerReader": "codec.container",

@@ -96,20 +96,45 @@ def quantize(x: np.ndarray, bits: int, axis: int | None = None) -> QuantizedTens
     return QuantizedTensor(q - zp, bits, axis, minimum, scale)
 
 
+MIN_CHANNEL_SIZE = 8  # per-channel parameters only for channels of at least this many values
+
+
 def quantize_best(
-    x: np.ndarray, bits: int, axes: tuple[int | None, ...] | None = None
+    x: np.ndarray,
+    bits: int,
+    axes: tuple[int | None, ...] | None = None,
+    criterion: str = "rd",
 ) -> QuantizedTensor:
-    """Quantize along whichever of ``axes`` (default: per tensor and every axis) gives the
-    lowest squared error, as the HNeRV reference does; ties go to the earlier candidate."""
+    """Quantize per tensor or along whichever of ``axes`` (default: every axis whose channels
+    hold at least MIN_CHANNEL_SIZE values) scores best.
+
+    ``criterion="error"`` picks the lowest squared error, as the HNeRV reference does.
+    ``criterion="rd"`` (default) compares squared error at equal rate: D * 2**(2 R / N), with R
+    the symbols' empirical entropy plus the parameters' bits (6 dB per bit per value), so
+    per-channel parameters win only where they pay for themselves.
+    """
+    from codec.entropy import empirical_entropy_bits
+
     x = np.asarray(x, dtype=np.float32)
+    if criterion not in ("rd", "error"):
+        raise ValueError("criterion must be 'rd' or 'error'")
     if axes is None:
-        axes = (None, *range(x.ndim))
-    best, best_err = None, np.inf
+        axes = (
+            None,
+            *(a for a in range(x.ndim) if x.size // max(1, x.shape[a]) >= MIN_CHANNEL_SIZE),
+        )
+    best, best_score = None, np.inf
     for axis in axes:
         q = quantize(x, bits, axis)
         err = float(np.sum((q.dequantize().astype(np.float64) - x) ** 2))
-        if err < best_err:
-            best, best_err = q, err
+        score = err
+        if criterion == "rd" and x.size:
+            params = 16 * q.minimum.dtype.itemsize * q.minimum.size  # minimum + scale, bits
+            rate = empirical_entropy_bits(q.symbols) + params
+            floor = 1e-12 * float(np.sum(x.astype(np.float64) ** 2)) + 1e-30
+            score = (err + floor) * 2.0 ** (2.0 * rate / x.size)
+        if score < best_score:
+            best, best_score = q, score
     return best
 
 

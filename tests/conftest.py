@@ -37,3 +37,25 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
         env=env,
         timeout=120,
     )
+
+
+def make_clip(path: Path, width: int = 48, height: int = 32, frames: int = 8) -> Path:
+    """A tiny synthetic clip (moving gradient + square) written as H.264 mp4."""
+    from fractions import Fraction
+
+    from codec.video.io import write_frames
+
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    out = np.empty((frames, height, width, 3), np.uint8)
+    for t in range(frames):
+        img = np.stack([x / width, y / height, 0.5 + 0.4 * np.sin((x + 3 * t) / 6)], -1)
+        x0 = 4 + 3 * t
+        img[8:18, x0 : x0 + 10] = (1.0, 0.2, 0.1)
+        out[t] = np.clip(img * 255, 0, 255).astype(np.uint8)
+    write_frames(path, out, Fraction(25), (width, height))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_clip(tmp_path_factory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("clip") / "tiny.mp4")

@@ -66,9 +66,26 @@ def make_sample(path: Path) -> int:
     return write_container(path, bundle.codec_id, header, sections)
 
 
-def make_golden(folder: Path) -> Path:
+def make_hnerv_golden(folder: Path) -> Path | None:
+    """A tiny HNeRV file and the frames it decodes to (stored as .npy)."""
+    from codec.video.hnerv_codec import HNeRVCodec
+
+    path = folder / f"hnerv-v{VERSION[0]}.{VERSION[1]}.nirc"
+    if path.exists():
+        return None
+    model = HNeRVCodec.example()
+    header, sections = model.to_container()
+    write_container(path, model.codec_id, header, sections)
+    np.save(path.with_suffix(".npy"), np.stack(list(model.render())))
+    return path
+
+
+def make_golden(folder: Path) -> Path | None:
+    """Golden files are written once per format version and never regenerated."""
     name = f"tensors-v{VERSION[0]}.{VERSION[1]}"
     path = folder / f"{name}.nirc"
+    if path.exists():
+        return None
     bundle = golden_bundle()
     header, sections = bundle.to_container()
     write_container(path, bundle.codec_id, header, sections)
@@ -95,7 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--golden", action="store_true", help="write the golden test file instead")
     args = ap.parse_args(argv)
     if args.golden:
-        print(make_golden(ROOT / "tests" / "golden"))
+        folder = ROOT / "tests" / "golden"
+        for made in (make_golden(folder), make_hnerv_golden(folder)):
+            print(made or "exists, kept")
     else:
         path = ROOT / "assets" / "sample.nirc"
         print(f"{path}: {make_sample(path)} bytes")

@@ -11,7 +11,11 @@ from codec import __version__
 from codec.errors import NircodecError
 
 # (name, module): each module has add_parser(subparsers) and run(args) -> int.
-COMMANDS = (("info", "codec.cli.info"),)
+COMMANDS = (
+    ("encode", "codec.cli.encode"),
+    ("decode", "codec.cli.decode"),
+    ("info", "codec.cli.info"),
+)
 
 
 class _Parser(argparse.ArgumentParser):

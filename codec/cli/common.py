@@ -65,3 +65,17 @@ def seed_everything(seed: int) -> None:
 
 def human_bytes(n: int) -> str:
     return f"{n:,} B" if n < 10_000 else f"{n:,} B ({n / 1024:.1f} KiB)"
+
+
+def size_arg(what: str):
+    """argparse type for WIDTHxHEIGHT options (bad values are usage errors, exit 2)."""
+
+    def parse(text: str) -> tuple[int, int]:
+        from codec.video.io import parse_size
+
+        try:
+            return parse_size(text, what)
+        except InputError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse

@@ -1,0 +1,1 @@
+"""Video codecs (HNeRV, ...) and video I/O."""

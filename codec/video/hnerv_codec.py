@@ -1,0 +1,149 @@
+"""The ``hnerv`` codec: fit HNeRV to a clip, quantize decoder (8 bit) and embeddings (6 bit),
+entropy-code both into a container, and render frames back from the file alone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from codec.container import ContainerReader, Section, SectionKind
+from codec.container.format import CodecId
+from codec.errors import ContainerError
+from codec.quant import QuantizedTensor, quantize_best
+from codec.registry import config_from_dict, register
+from codec.tensorpack import pack_tensors, unpack_tensors
+from codec.video.hnerv import HNeRV, HNeRVConfig, HNeRVDecoder
+from codec.video.meta import VideoInfo
+from codec.video.train import Report, TrainOptions, fine_tune_quantized, fit_frames
+
+
+@register("hnerv", CodecId.HNERV, HNeRVConfig, kind="video")
+class HNeRVCodec:
+    """A fitted, quantized HNeRV: decoder tensors + per-frame embeddings + video geometry."""
+
+    def __init__(
+        self,
+        config: HNeRVConfig,
+        video: VideoInfo,
+        decoder: dict[str, QuantizedTensor],
+        embed: QuantizedTensor,
+    ) -> None:
+        self.config, self.video, self.decoder_q, self.embed_q = config, video, decoder, embed
+        t, d, (h, w) = video.frames, config.embed_dim, config.embed_hw
+        if embed.shape != (t, d, h, w):
+            raise ContainerError(
+                f"hnerv: embeddings have shape {embed.shape}, expected {(t, d, h, w)}"
+            )
+        out_h, out_w = config.out_size
+        if (video.width + video.pad[0], video.height + video.pad[1]) != (out_w, out_h):
+            raise ContainerError("hnerv: frame size and padding disagree with the network")
+        if {n: q.shape for n, q in decoder.items()} != config.param_shapes():
+            raise ContainerError("hnerv: decoder tensors do not match the configuration")
+
+    # -- encoding -----------------------------------------------------------------------
+    @classmethod
+    def fit(
+        cls,
+        frames: np.ndarray,
+        fps,
+        config: HNeRVConfig,
+        opts: TrainOptions,
+        device: torch.device | str = "cpu",
+        report: Report | None = None,
+    ) -> tuple[HNeRVCodec, dict]:
+        """frames: (T, H, W, 3) uint8. Returns the quantized codec and training statistics."""
+        t, h, w, _ = frames.shape
+        out_h, out_w = config.out_size
+        torch.manual_seed(opts.seed)
+        model = HNeRV(config).to(device=device, memory_format=torch.channels_last)
+        x = torch.from_numpy(frames).permute(0, 3, 1, 2)
+        x = F.pad(x.float(), (0, out_w - w, 0, out_h - h), mode="replicate").to(torch.uint8)
+        x = x.to(device).contiguous(memory_format=torch.channels_last)
+        stats = fit_frames(model, x, (h, w), opts, report)
+        model.eval()
+        with torch.no_grad():
+            embed = torch.cat([model.encoder(x[i : i + 8].float() / 255) for i in range(0, t, 8)])
+        embed_q = quantize_best(embed.cpu().numpy(), opts.embed_bits)
+        if opts.qat_epochs:
+            fine_tune_quantized(
+                model.decoder,
+                torch.from_numpy(embed_q.dequantize()).to(device),
+                x,
+                (h, w),
+                opts,
+                report,
+            )
+        decoder_q = {
+            n: quantize_best(p.detach().cpu().numpy(), opts.weight_bits)
+            for n, p in model.decoder.named_parameters()
+        }
+        video = VideoInfo(w, h, t, fps, (out_w - w, out_h - h))
+        return cls(config, video, decoder_q, embed_q), stats
+
+    # -- container ----------------------------------------------------------------------
+    def to_container(self) -> tuple[dict[str, Any], list[Section]]:
+        header = {"codec": self.name, "config": asdict(self.config), "video": self.video.to_dict()}
+        return header, [
+            Section(SectionKind.TENSORS, "decoder", pack_tensors(self.decoder_q)),
+            Section(SectionKind.TENSORS, "embed", pack_tensors({"embed": self.embed_q})),
+        ]
+
+    @classmethod
+    def from_container(cls, reader: ContainerReader) -> HNeRVCodec:
+        h = reader.header
+        config = config_from_dict(HNeRVConfig, h.get("config"), "hnerv config")
+        video = VideoInfo.from_dict(h.get("video"))
+        embed = unpack_tensors(reader.read("embed", SectionKind.TENSORS))
+        if set(embed) != {"embed"}:
+            raise ContainerError("hnerv: the embed section must hold one tensor named 'embed'")
+        decoder = unpack_tensors(reader.read("decoder", SectionKind.TENSORS))
+        return cls(config, video, decoder, embed["embed"])
+
+    @classmethod
+    def example(cls) -> HNeRVCodec:
+        config = HNeRVConfig(
+            strides=[2, 2], embed_dim=4, embed_hw=[4, 4], channels=8, min_channels=4
+        )
+        torch.manual_seed(0)
+        dec = HNeRVDecoder(config)
+        decoder = {n: quantize_best(p.detach().numpy(), 8) for n, p in dec.named_parameters()}
+        embed = quantize_best(np.random.default_rng(0).normal(0, 1, (3, 4, 4, 4)), 6)
+        from fractions import Fraction
+
+        return cls(config, VideoInfo(15, 13, 3, Fraction(25), (1, 3)), decoder, embed)
+
+    # -- decoding -----------------------------------------------------------------------
+    def params(self) -> int:
+        return sum(int(np.prod(q.shape)) for q in self.decoder_q.values()) + int(
+            np.prod(self.embed_q.shape)
+        )
+
+    def build_decoder(self, device: torch.device | str = "cpu") -> HNeRVDecoder:
+        dec = HNeRVDecoder(self.config)
+        with torch.no_grad():
+            for name, p in dec.named_parameters():
+                p.copy_(torch.from_numpy(self.decoder_q[name].dequantize()))
+        return dec.to(device).eval()
+
+    def render(
+        self,
+        indices: Sequence[int] | None = None,
+        device: torch.device | str = "cpu",
+        batch: int = 4,
+    ) -> Iterator[np.ndarray]:
+        """Decoded RGB uint8 frames (H, W, 3) for ``indices`` (default: all), in order."""
+        indices = range(self.video.frames) if indices is None else indices
+        dec = self.build_decoder(device)
+        embed = torch.from_numpy(self.embed_q.dequantize())
+        h, w = self.video.height, self.video.width
+        with torch.inference_mode():
+            for i in range(0, len(indices), batch):
+                idx = torch.as_tensor(list(indices[i : i + batch]), dtype=torch.long)
+                out = dec(embed[idx].to(device))[..., :h, :w]
+                frames = (out.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1)
+                yield from frames.cpu().numpy()

@@ -1,0 +1,254 @@
+"""Video input and output through PyAV (FFmpeg): RGB uint8 frames, streamed.
+
+Input frames are decoded one at a time and kept as uint8 (never a float copy of the whole
+video). Output goes to a PNG directory (exact RGB), ``.y4m`` (4:4:4, BT.601 limited range) or
+``.mp4`` (H.264 for viewing), always through a temp path that is renamed at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from codec.atomic import atomic_write
+from codec.errors import InputError
+
+MIN_SIDE = 16
+MAX_SIDE = 8192
+MAX_FRAMES_BYTES = 8 << 30  # uint8 frames held for training (8 GiB)
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Optional centre crop (applied first) and resize of every input frame."""
+
+    crop: tuple[int, int] | None = None  # (width, height)
+    resize: tuple[int, int] | None = None  # (width, height)
+
+
+@dataclass
+class Clip:
+    """Decoded frames and their rate. frames: (T, H, W, 3) uint8."""
+
+    frames: np.ndarray
+    fps: Fraction
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height)"""
+        return int(self.frames.shape[2]), int(self.frames.shape[1])
+
+
+def parse_size(text: str, what: str = "size") -> tuple[int, int]:
+    """``"320x136"`` -> (320, 136), with a clear error for anything else."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise InputError(
+            f"{what} must look like WIDTHxHEIGHT (e.g. 320x136), got {text!r}"
+        ) from None
+    if not (MIN_SIDE <= w <= MAX_SIDE and MIN_SIDE <= h <= MAX_SIDE):
+        raise InputError(f"{what} {w}x{h} is outside {MIN_SIDE}..{MAX_SIDE} pixels per side")
+    return w, h
+
+
+def read_video(
+    path: str | os.PathLike,
+    *,
+    start: int = 0,
+    max_frames: int | None = None,
+    geometry: Geometry = Geometry(),
+) -> Clip:
+    """Decode frames ``start .. start+max_frames`` of any FFmpeg-readable file as RGB uint8."""
+    fps, it = _open_frames(path, start, max_frames, geometry)
+    frames: list[np.ndarray] = []
+    total = 0
+    for frame in it:
+        total += frame.nbytes
+        if total > MAX_FRAMES_BYTES:
+            raise InputError(
+                f"{path}: the decoded frames exceed {MAX_FRAMES_BYTES >> 30} GiB; "
+                "use --max-frames or --resize"
+            )
+        frames.append(frame)
+    if not frames:
+        raise InputError(f"{path}: no frames to encode (video is empty or --start is too large)")
+    return Clip(np.stack(frames), fps)
+
+
+def iter_video(path, *, start=0, max_frames=None, geometry=Geometry()) -> Iterator[np.ndarray]:
+    """Stream RGB uint8 frames (H, W, 3) one by one."""
+    return _open_frames(path, start, max_frames, geometry)[1]
+
+
+def _open_frames(path, start, max_frames, geometry) -> tuple[Fraction, Iterator[np.ndarray]]:
+    import av
+
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise InputError(f"{path}: is a directory, not a video file")
+    if os.path.getsize(path) == 0:
+        raise InputError(f"{path}: empty file")
+    if start < 0 or (max_frames is not None and max_frames < 1):
+        raise InputError("--start must be >= 0 and --max-frames >= 1")
+    try:
+        container = av.open(path)
+    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a readable video ({_short(exc)})") from None
+    if not container.streams.video:
+        container.close()
+        raise InputError(f"{path}: contains no video stream")
+    stream = container.streams.video[0]
+    rate = stream.average_rate or stream.guessed_rate or Fraction(25)
+    if stream.codec_context.name in ("png", "mjpeg", "bmp", "tiff", "webp") and stream.frames <= 1:
+        container.close()
+        raise InputError(f"{path}: is a still image, not a video")
+    stream.thread_type = "AUTO"
+
+    def frames() -> Iterator[np.ndarray]:
+        index = 0
+        taken = 0
+        try:
+            for frame in container.decode(stream):
+                if index >= start:
+                    yield _transform(frame, geometry)
+                    taken += 1
+                    if max_frames is not None and taken >= max_frames:
+                        return
+                index += 1
+        except av.error.FFmpegError as exc:
+            raise InputError(f"{path}: decoding failed ({_short(exc)})") from None
+        finally:
+            container.close()
+
+    return Fraction(rate), frames()
+
+
+def _transform(frame, geometry: Geometry) -> np.ndarray:
+    w, h = frame.width, frame.height
+    if w < MIN_SIDE or h < MIN_SIDE:
+        raise InputError(f"frames of {w}x{h} are too small (at least {MIN_SIDE} px a side)")
+    rgb = frame.to_ndarray(format="rgb24")
+    if geometry.crop:
+        cw, ch = geometry.crop
+        if cw > w or ch > h:
+            raise InputError(f"--crop {cw}x{ch} is larger than the {w}x{h} frames")
+        y0, x0 = (h - ch) // 2, (w - cw) // 2
+        rgb = rgb[y0 : y0 + ch, x0 : x0 + cw]
+    if geometry.resize and geometry.resize != (rgb.shape[1], rgb.shape[0]):
+        import av
+
+        rw, rh = geometry.resize
+        img = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        rgb = img.reformat(width=rw, height=rh, format="rgb24", interpolation="AREA").to_ndarray()
+    return np.ascontiguousarray(rgb)
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]
+
+
+# -- output ------------------------------------------------------------------------------------
+
+
+def write_frames(
+    path: str | os.PathLike, frames: Iterable[np.ndarray], fps: Fraction, size: tuple[int, int]
+) -> str:
+    """Write RGB uint8 frames to ``path``: a directory (``out/`` or no extension) -> PNGs,
+    ``.y4m``, ``.mp4``/``.mkv``/``.mov``. Returns the kind written."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if str(path).endswith(os.sep) or p.is_dir() or suffix == "":
+        _write_png_dir(p, frames)
+        return "png"
+    if suffix == ".y4m":
+        with atomic_write(p) as fh:
+            _write_y4m(fh, frames, fps, size)
+        return "y4m"
+    if suffix in (".mp4", ".mkv", ".mov"):
+        _write_h264(p, frames, fps, size)
+        return suffix[1:]
+    raise InputError(f"{path}: unknown output type (use a directory, .y4m or .mp4)")
+
+
+def _write_png_dir(folder: Path, frames: Iterable[np.ndarray]) -> None:
+    import imageio.v3 as iio
+
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{folder}: exists and is not a directory")
+    parent = folder.resolve().parent
+    if not parent.is_dir():
+        raise InputError(f"output directory {str(parent)!r} does not exist")
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=parent))
+    except OSError as exc:
+        raise InputError(f"cannot write to {str(parent)!r}: {exc.strerror}") from None
+    try:
+        for i, frame in enumerate(frames):
+            iio.imwrite(tmp / f"frame_{i:05d}.png", frame)
+        if folder.exists():  # replace our own earlier output only
+            for old in folder.glob("frame_*.png"):
+                old.unlink()
+            for new in sorted(tmp.iterdir()):
+                os.replace(new, folder / new.name)
+            tmp.rmdir()
+        else:
+            os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def rgb_to_yuv444(rgb: np.ndarray) -> np.ndarray:
+    """BT.601 limited range, (H, W, 3) uint8 -> (3, H, W) uint8 planes."""
+    x = rgb.astype(np.float32)
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    y = 16 + (65.481 * r + 128.553 * g + 24.966 * b) / 255
+    u = 128 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255
+    v = 128 + (112.0 * r - 93.786 * g - 18.214 * b) / 255
+    return np.clip(np.rint(np.stack([y, u, v])), 0, 255).astype(np.uint8)
+
+
+def _write_y4m(fh, frames: Iterable[np.ndarray], fps: Fraction, size: tuple[int, int]) -> None:
+    w, h = size
+    fh.write(f"YUV4MPEG2 W{w} H{h} F{fps.numerator}:{fps.denominator} Ip A1:1 C444\n".encode())
+    for frame in frames:
+        fh.write(b"FRAME\n")
+        fh.write(rgb_to_yuv444(frame).tobytes())
+
+
+def _write_h264(path: Path, frames: Iterable[np.ndarray], fps: Fraction, size: tuple[int, int]):
+    import av
+
+    w, h = size
+    # yuv420p needs even sizes; odd sizes keep full chroma (High 4:4:4) instead of cropping
+    pix_fmt = "yuv420p" if w % 2 == 0 and h % 2 == 0 else "yuv444p"
+    if not path.parent.resolve().is_dir():
+        raise InputError(f"output directory {str(path.parent)!r} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        with av.open(tmp, "w") as out:
+            stream = out.add_stream("libx264", rate=fps)
+            stream.width, stream.height, stream.pix_fmt = w, h, pix_fmt
+            stream.options = {"crf": "12", "preset": "medium"}
+            for frame in frames:
+                vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+                out.mux(stream.encode(vf))
+            out.mux(stream.encode(None))
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

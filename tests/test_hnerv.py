@@ -1,0 +1,98 @@
+import numpy as np
+import pytest
+import torch
+
+import codec
+from codec.metrics import psnr_per_frame
+from codec.video.hnerv import HNeRVConfig, HNeRVDecoder, plan_strides, solve_channels
+from codec.video.io import read_video
+from codec.video.train import lr_at
+from tests.conftest import make_clip
+
+FAST = {"size": "8k", "epochs": 40, "seed": 0, "device": "cpu"}
+
+
+@pytest.fixture(scope="module")
+def encoded(tiny_clip, tmp_path_factory):
+    out = tmp_path_factory.mktemp("enc") / "tiny.nirc"
+    return out, codec.encode_video(tiny_clip, out, **FAST)
+
+
+def test_roundtrip_counts_bytes_and_psnr(tiny_clip, encoded):
+    path, result = encoded
+    source = read_video(tiny_clip).frames
+    decoded = codec.decode_video(path)
+    assert decoded.shape == source.shape and decoded.dtype == np.uint8
+    assert result.bytes == path.stat().st_size
+    assert result.bpp == pytest.approx(8 * path.stat().st_size / (8 * 48 * 32), rel=1e-12)
+    assert result.psnr == pytest.approx(float(psnr_per_frame(source, decoded).mean()), abs=1e-9)
+    assert result.ssim_kind == "ssim"  # 32 px is too small for MS-SSIM's downsamplings
+    assert 0 < result.ms_ssim <= 1
+    assert result.params <= 8000
+
+
+def test_training_helps(tiny_clip, encoded, tmp_path):
+    _, trained = encoded
+    untrained = codec.encode_video(tiny_clip, tmp_path / "u.nirc", **{**FAST, "epochs": 1})
+    assert trained.psnr > untrained.psnr + 3
+
+
+def test_frame_range_decodes_only_those(encoded, tmp_path):
+    path, _ = encoded
+    full = codec.decode_video(path)
+    part = codec.decode_video(path, frames=slice(2, 5))
+    np.testing.assert_array_equal(part, full[2:5])
+    codec.decode_video(path, tmp_path / "out", frames=slice(2, 5))
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "frame_00000.png",
+        "frame_00001.png",
+        "frame_00002.png",
+    ]
+
+
+def test_odd_resolution_and_outputs(tmp_path):
+    clip = make_clip(tmp_path / "odd.mp4", 37, 21, 4)
+    out = tmp_path / "odd.nirc"
+    result = codec.encode_video(clip, out, size="5k", epochs=3, device="cpu")
+    assert (result.width, result.height, result.frames) == (37, 21, 4)
+    for name in ("o.mp4", "o.y4m"):
+        codec.decode_video(out, tmp_path / name)
+        assert read_video(tmp_path / name).frames.shape == (4, 21, 37, 3)
+
+
+def test_seed_makes_cpu_encodes_repeatable(tiny_clip, tmp_path):
+    args = {**FAST, "epochs": 3}
+    codec.encode_video(tiny_clip, tmp_path / "a.nirc", **args)
+    codec.encode_video(tiny_clip, tmp_path / "b.nirc", **args)
+    assert (tmp_path / "a.nirc").read_bytes() == (tmp_path / "b.nirc").read_bytes()
+    np.testing.assert_array_equal(
+        codec.decode_video(tmp_path / "a.nirc"), codec.decode_video(tmp_path / "a.nirc")
+    )
+
+
+def test_size_solver_and_strides():
+    for w, h in [(48, 32), (37, 21), (320, 136), (1920, 1080)]:
+        strides, hw = plan_strides(w, h, 100_000)
+        cfg = HNeRVConfig(strides=strides, embed_hw=hw)
+        assert cfg.out_size[0] >= h and cfg.out_size[1] >= w
+    cfg = solve_channels(HNeRVConfig(strides=[5, 2, 2, 2, 2], embed_hw=[2, 4]), 64, 200_000)
+    assert cfg.decoder_params() + cfg.embed_params(64) <= 200_000
+    bigger = solve_channels(cfg, 64, 400_000)
+    assert bigger.channels > cfg.channels
+    dec = HNeRVDecoder(cfg)
+    assert sum(p.numel() for p in dec.parameters()) == cfg.decoder_params()
+    assert dec(torch.zeros(1, 16, 2, 4)).shape == (1, 3, 160, 320)
+
+
+def test_lr_schedule():
+    assert lr_at(0, 1e-3, 0.1) == pytest.approx(1e-4)
+    assert lr_at(0.1, 1e-3, 0.1) == pytest.approx(1e-3)
+    assert lr_at(1.0, 1e-3, 0.1) == pytest.approx(0, abs=1e-12)
+    assert lr_at(0.55, 1e-3, 0.1) == pytest.approx(5e-4)
+
+
+def test_qat_and_time_budget(tiny_clip, tmp_path):
+    r = codec.encode_video(
+        tiny_clip, tmp_path / "q.nirc", size="8k", time_budget=2.0, qat_epochs=2, device="cpu"
+    )
+    assert r.encode_seconds < 30 and r.psnr > 10
