@@ -168,6 +168,11 @@ class HNeRVDecoder(nn.Module):
             for i, s in enumerate(config.strides)
         )
         self.head = nn.Conv2d(chans[-1], 3, 3, padding=1)
+        # Same variance as PyTorch's default uniform init, but Gaussian: trained weights stay
+        # closer to a bell shape, which costs fewer bits per weight after quantization.
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.normal_(m.weight, 0.0, (3 * m.weight[0].numel()) ** -0.5)
 
     def forward(self, embed: torch.Tensor, weights: dict[str, torch.Tensor] | None = None):
         """``weights`` optionally replaces parameters by name (quantization-aware training)."""
@@ -227,13 +232,25 @@ class HNeRVEncoder(nn.Module):
 
 
 class HNeRV(nn.Module):
-    """Encoder + decoder, trained end to end on one video."""
+    """Encoder + decoder, trained end to end on one video.
 
-    def __init__(self, config: HNeRVConfig) -> None:
+    Each frame's embedding is the encoder's output plus a free per-frame offset. The offsets
+    start as small noise that tells frames apart from the first step: consecutive frames look
+    alike, and without them the encoder can settle on near-identical embeddings for all
+    frames (a decoder that only learns the average frame). Only the sum is stored.
+    """
+
+    def __init__(self, config: HNeRVConfig, frames: int) -> None:
         super().__init__()
         self.config = config
         self.encoder = HNeRVEncoder(config)
         self.decoder = HNeRVDecoder(config)
+        h, w = config.embed_hw
+        self.offsets = nn.Parameter(torch.randn(frames, config.embed_dim, h, w) * 0.5)
 
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.encoder(frames))
+    def embed(self, frames: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """frames (B, 3, H, W), index (B,) -> embeddings (B, d, h, w)"""
+        return self.encoder(frames) + self.offsets[index]
+
+    def forward(self, frames: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.embed(frames, index))

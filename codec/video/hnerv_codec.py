@@ -3,8 +3,9 @@ entropy-code both into a container, and render frames back from the file alone."
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,8 @@ from codec.tensorpack import pack_tensors, unpack_tensors
 from codec.video.hnerv import HNeRV, HNeRVConfig, HNeRVDecoder
 from codec.video.meta import VideoInfo
 from codec.video.train import Report, TrainOptions, fine_tune_quantized, fit_frames
+
+MAX_ATTEMPTS = 3  # initialisations tried when a run stalls on the mean-frame plateau
 
 
 @register("hnerv", CodecId.HNERV, HNeRVConfig, kind="video")
@@ -59,15 +62,31 @@ class HNeRVCodec:
         """frames: (T, H, W, 3) uint8. Returns the quantized codec and training statistics."""
         t, h, w, _ = frames.shape
         out_h, out_w = config.out_size
-        torch.manual_seed(opts.seed)
-        model = HNeRV(config).to(device=device, memory_format=torch.channels_last)
         x = torch.from_numpy(frames).permute(0, 3, 1, 2)
         x = F.pad(x.float(), (0, out_w - w, 0, out_h - h), mode="replicate").to(torch.uint8)
         x = x.to(device).contiguous(memory_format=torch.channels_last)
-        stats = fit_frames(model, x, (h, w), opts, report)
+        start = time.perf_counter()
+        for attempt in range(MAX_ATTEMPTS):
+            torch.manual_seed(opts.seed + attempt)
+            model = HNeRV(config, t).to(device=device, memory_format=torch.channels_last)
+            run = opts
+            if opts.time_budget is not None:
+                left = opts.time_budget - (time.perf_counter() - start)
+                run = replace(opts, time_budget=max(left, 1e-3))
+            stats = fit_frames(
+                model, x, (h, w), run, report, stall_check=attempt + 1 < MAX_ATTEMPTS
+            )
+            if not stats.get("stalled"):
+                break
+        stats["attempts"] = attempt + 1
         model.eval()
         with torch.no_grad():
-            embed = torch.cat([model.encoder(x[i : i + 8].float() / 255) for i in range(0, t, 8)])
+            embed = torch.cat(
+                [
+                    model.embed(x[i : i + 8].float() / 255, torch.arange(i, min(i + 8, t)))
+                    for i in range(0, t, 8)
+                ]
+            )
         embed_q = quantize_best(embed.cpu().numpy(), opts.embed_bits)
         if opts.qat_epochs:
             fine_tune_quantized(

@@ -3,6 +3,7 @@ batch 2, L2 or L1+SSIM loss), optional quantization-aware fine-tuning of the dec
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable
@@ -69,9 +70,12 @@ def fit_frames(
     valid_hw: tuple[int, int],
     opts: TrainOptions,
     report: Report | None = None,
+    stall_check: bool = False,
 ) -> dict:
-    """Train ``model`` (frames -> frames) on uint8 frames (T, 3, Hp, Wp); the loss covers the
-    top-left ``valid_hw`` region (the rest is padding). Returns simple statistics."""
+    """Train ``model`` ((frames, indices) -> frames) on uint8 frames (T, 3, Hp, Wp); the loss
+    covers the top-left ``valid_hw`` region (the rest is padding). Returns simple statistics; with
+    ``stall_check``, returns early with ``stalled: True`` when the run has not left the
+    mean-frame plateau by the end of the warm-up."""
     t_count = frames.shape[0]
     h, w = valid_hw
     gen = torch.Generator().manual_seed(opts.seed)
@@ -80,22 +84,28 @@ def fit_frames(
     total_steps = opts.epochs * steps_per_epoch
     start = time.perf_counter()
     step, epoch, last = 0, 0, {}
+    guard = _DivergenceGuard(model, optim)
+    first_loss = None
     model.train()
     while True:
         order = torch.randperm(t_count, generator=gen)
+        epoch_loss = 0.0
         for i in range(0, t_count, opts.batch):
             progress = _progress(step, total_steps, start, opts.time_budget)
             if progress >= 1.0:
-                return _finish(last, step, epoch, start)
+                guard.restore_if_worse(epoch_loss / max(1, i // opts.batch))
+                return _finish(last, step, epoch, start, guard.recoveries)
             for group in optim.param_groups:
-                group["lr"] = lr_at(progress, opts.lr, opts.warmup)
-            target = to_float(frames[order[i : i + opts.batch]])
-            pred = model(target)[..., :h, :w]
+                group["lr"] = lr_at(progress, opts.lr, opts.warmup) * guard.lr_scale
+            index = order[i : i + opts.batch]
+            target = to_float(frames[index])
+            pred = model(target, index)[..., :h, :w]
             loss = frame_loss(pred, target[..., :h, :w], opts.loss)
             optim.zero_grad(set_to_none=True)
             loss.backward()
             optim.step()
             step += 1
+            epoch_loss += loss.item()
             if report is not None:
                 with torch.no_grad():
                     mse = F.mse_loss(pred, target[..., :h, :w]).item()
@@ -105,7 +115,50 @@ def fit_frames(
                     "psnr": -10 * math.log10(max(mse, 1e-10)),
                 }
                 report(_progress(step, total_steps, start, opts.time_budget), last)
+        mean_loss = epoch_loss / steps_per_epoch
+        guard.end_epoch(mean_loss)
         epoch += 1
+        first_loss = first_loss or mean_loss
+        if (
+            stall_check
+            and epoch >= 3
+            and _progress(step, total_steps, start, opts.time_budget) >= opts.warmup
+            and mean_loss > first_loss / 2
+        ):
+            # Still near the mean-frame plateau after the warm-up (< 3 dB better than the
+            # first epoch): this initialisation is stuck; the caller restarts with another.
+            return {**_finish(last, step, epoch, start, guard.recoveries), "stalled": True}
+
+
+class _DivergenceGuard:
+    """Undo training blow-ups: when an epoch's mean loss exceeds twice the best epoch's, go
+    back to the best weights and optimizer state and halve the learning rate from then on.
+    Small networks trained with batch 2 occasionally jump into a dead state (outputs stuck
+    at the mean frame) that costs more than the lost epoch to climb out of."""
+
+    def __init__(self, model: torch.nn.Module, optim: torch.optim.Optimizer) -> None:
+        self.model, self.optim = model, optim
+        self.best_loss = math.inf
+        self.best_state = None
+        self.lr_scale = 1.0
+        self.recoveries = 0
+
+    def end_epoch(self, loss: float) -> None:
+        if loss < self.best_loss:
+            self.best_loss = loss
+            self.best_state = (
+                copy.deepcopy(self.model.state_dict()),
+                copy.deepcopy(self.optim.state_dict()),
+            )
+        elif loss > 2 * self.best_loss and self.best_state is not None:
+            self.model.load_state_dict(self.best_state[0])
+            self.optim.load_state_dict(self.best_state[1])
+            self.lr_scale *= 0.5
+            self.recoveries += 1
+
+    def restore_if_worse(self, loss: float) -> None:
+        if self.best_state is not None and loss > self.best_loss * 1.5:
+            self.model.load_state_dict(self.best_state[0])
 
 
 def fine_tune_quantized(
@@ -155,5 +208,11 @@ def _progress(step: int, total_steps: int, start: float, budget: float | None) -
     return step / total_steps
 
 
-def _finish(last: dict, step: int, epoch: int, start: float) -> dict:
-    return {**last, "steps": step, "epochs": epoch, "seconds": time.perf_counter() - start}
+def _finish(last: dict, step: int, epoch: int, start: float, recoveries: int) -> dict:
+    return {
+        **last,
+        "steps": step,
+        "epochs": epoch,
+        "seconds": time.perf_counter() - start,
+        "recoveries": recoveries,
+    }
