@@ -68,6 +68,29 @@ def encode_video(
     input: str | os.PathLike,
     output: str | os.PathLike,
     *,
+    start: int = 0,
+    max_frames: int | None = None,
+    crop: tuple[int, int] | None = None,
+    resize: tuple[int, int] | None = None,
+    **options: Any,
+) -> EncodeResult:
+    """Fit HNeRV to a video file, write ``output`` (.nirc), decode it back and measure it.
+
+    ``options`` are those of :func:`encode_clip` (size, epochs, time_budget, bits, ...).
+    """
+    from codec.video.io import Geometry, read_video
+
+    _check_output(output)
+    clip = read_video(
+        input, start=start, max_frames=max_frames, geometry=Geometry(crop=crop, resize=resize)
+    )
+    return encode_clip(clip, output, **options)
+
+
+def encode_clip(
+    clip,
+    output: str | os.PathLike,
+    *,
     size: str | int = "0.1M",
     epochs: int = 300,
     time_budget: float | None = None,
@@ -75,16 +98,12 @@ def encode_video(
     embed_bits: int = 6,
     qat_epochs: int = 0,
     loss: str = "l2",
-    start: int = 0,
-    max_frames: int | None = None,
-    crop: tuple[int, int] | None = None,
-    resize: tuple[int, int] | None = None,
     seed: int = 0,
     device: str = "auto",
     threads: int | None = None,
     report=None,
 ) -> EncodeResult:
-    """Fit HNeRV to a video file, write ``output`` (.nirc), decode it back and measure it."""
+    """Encode already-decoded frames (a :class:`codec.video.io.Clip`) into ``output``."""
     import torch
 
     from codec.cli.common import resolve_device, seed_everything
@@ -92,7 +111,6 @@ def encode_video(
     from codec.metrics import quality
     from codec.video.hnerv import HNeRVConfig, plan_strides, solve_channels
     from codec.video.hnerv_codec import HNeRVCodec
-    from codec.video.io import Geometry, read_video
     from codec.video.train import TrainOptions
 
     t0 = time.perf_counter()
@@ -113,9 +131,6 @@ def encode_video(
         if not 2 <= b <= 16:
             raise InputError(f"{name} must be in 2..16")
     _check_output(output)
-    clip = read_video(
-        input, start=start, max_frames=max_frames, geometry=Geometry(crop=crop, resize=resize)
-    )
     t, h, w, _ = clip.frames.shape
     torch.set_num_threads(threads or os.cpu_count() or 1)
     seed_everything(seed)

@@ -16,6 +16,9 @@ def progress(
     """A tqdm bar on stderr with rate and ETA; a no-op wrapper when ``quiet``."""
     from tqdm.auto import tqdm
 
+    fmt = None
+    if unit == "%":  # fractional progress: whole percents, elapsed time and ETA
+        fmt = "{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]"
     return tqdm(
         iterable,
         total=total,
@@ -26,4 +29,5 @@ def progress(
         dynamic_ncols=True,
         mininterval=0.5,
         leave=False,
+        bar_format=fmt,
     )

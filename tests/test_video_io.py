@@ -56,3 +56,5 @@ def test_read_errors(tmp_path, tiny_clip):
         read_video(tiny_clip, start=100)
     with pytest.raises(InputError, match="larger"):
         read_video(tiny_clip, geometry=Geometry(crop=(64, 64)))
+    with pytest.raises(InputError, match="too small"):
+        read_video(make_clip(tmp_path / "small.mp4", 12, 10, 2))

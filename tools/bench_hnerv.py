@@ -1,12 +1,14 @@
 """HNeRV benchmark on a real clip, against x264/x265 at the same bpp.
 
     python tools/bench_hnerv.py [--input ../shared/data/video/bikes.mp4] [--resize 320x136]
-        [--frames 64] [--sizes 0.05M,0.1M,0.2M] [--epochs 300] [--out bench_out/]
+        [--frames 64] [--sizes 0.05M,0.1M,0.2M] [--epochs 300] [--out rd_bikes]
 
-For every size: the real encode -> .nirc -> decode; bpp from the file on disk; PSNR/SSIM on
-the decoded frames; bits per stored parameter; encode time; decode fps. Anchors encode the same
-frames (yuv420p, CRF ladder, medium preset); their PSNR at the INR's bpp is interpolated in
-log-rate between ladder points. Prints a Markdown table.
+Runs the same sweep as `nircodec rd` (and shares its cache in --out, so `nircodec rd` on the
+same options afterwards reuses every point): for each size the real encode -> .nirc -> decode,
+bpp from the file on disk, PSNR/SSIM on the decoded frames; anchors encode the same frames
+(yuv420p, CRF ladder, medium preset). Prints a Markdown table with bits per stored parameter,
+encode time, decode speed, and each anchor's PSNR at the INR's bpp (interpolated in log-rate
+between ladder points) and its encode time there.
 """
 
 from __future__ import annotations
@@ -15,18 +17,16 @@ import argparse
 import os
 import platform
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import codec  # noqa: E402
-from codec.anchors import encode_anchor, interpolate_at_rate  # noqa: E402
-from codec.metrics import quality  # noqa: E402
-from codec.video.io import Geometry, parse_size, read_video  # noqa: E402
-
-CRFS = (18, 22, 26, 30, 34, 38, 42, 46, 51)
+from codec import registry  # noqa: E402
+from codec.anchors import interpolate_at_rate  # noqa: E402
+from codec.container import ContainerReader  # noqa: E402
+from codec.rd import SweepSpec, curves_of, sweep, write_outputs  # noqa: E402
+from codec.video.io import parse_size  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,83 +37,58 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="0.05M,0.1M,0.2M")
     ap.add_argument("--epochs", type=int, default=300)
     ap.add_argument("--anchors", default="x264,x265")
-    ap.add_argument("--out", default="bench_out")
+    ap.add_argument("--out", default="rd_bikes")
     args = ap.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
-    clip = read_video(args.input, max_frames=args.frames, geometry=Geometry(resize=args.resize))
-    t, h, w, _ = clip.frames.shape
-    pixels = t * w * h
-
-    curves = {}
-    anchor_rows = []
-    for name in args.anchors.split(","):
-        pts = []
-        for crf in CRFS:
-            p = encode_anchor(clip.frames, name, crf, clip.fps)
-            q = quality(clip.frames, p.frames)
-            pts.append((8 * p.bytes / pixels, q.psnr, q.ssim, p.encode_seconds))
-        curves[name] = pts
-        anchor_rows.append(name)
-
-    rows = []
-    for size in args.sizes.split(","):
-        out = Path(args.out) / f"hnerv-{size}.nirc"
-        r = codec.encode_video(
-            args.input,
-            out,
-            size=size,
-            epochs=args.epochs,
-            max_frames=args.frames,
-            resize=args.resize,
-            seed=0,
-        )
-        t0 = time.perf_counter()
-        codec.decode_video(out)
-        decode_fps = t / (time.perf_counter() - t0)
-        row = {
-            "size": size,
-            "params": r.params,
-            "bytes": r.bytes,
-            "bpp": r.bpp,
-            "bits_per_param": 8 * r.bytes / r.params,
-            "psnr": r.psnr,
-            "ssim": r.ms_ssim,
-            "kind": r.ssim_kind,
-            "enc": r.encode_seconds,
-            "dec_fps": decode_fps,
-        }
-        for name in anchor_rows:
-            pts = curves[name]
-            row[name] = interpolate_at_rate([p[0] for p in pts], [p[1] for p in pts], r.bpp)
-        rows.append(row)
-        print(f"done {size}: {row}", file=sys.stderr, flush=True)
-
+    anchors = args.anchors.split(",")
+    spec = SweepSpec(
+        args.input,
+        {"hnerv": args.sizes.split(",")},
+        anchors,
+        anchors[-1],
+        max_frames=args.frames,
+        resize=args.resize,
+        epochs=args.epochs,
+    )
+    points = sweep(spec, args.out, quiet=False)
+    write_outputs(points, spec, args.out)
+    curves = curves_of(points)
+    w, h = args.resize
     print(
-        f"{args.input}, {w}x{h}, {t} frames, {args.epochs} epochs; "
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} threads\n"
+        f"{os.path.basename(args.input)}, {w}x{h}, {args.frames} frames, {args.epochs} "
+        f"epochs, seed 0; {platform.machine()}, {os.cpu_count()} CPU threads\n"
     )
     head = "| size | params | bytes | bpp | bits/param | PSNR dB | SSIM* | encode s | decode fps |"
-    head += "".join(f" {n} PSNR @bpp | Δ vs {n} |" for n in anchor_rows)
+    head += "".join(f" {a} PSNR at bpp | Δ dB vs {a} | {a} encode s |" for a in anchors)
     print(head)
-    print("|" + "---|" * (9 + 2 * len(anchor_rows)))
-    for r in rows:
+    print("|" + "---|" * (9 + 3 * len(anchors)))
+    for p in sorted(curves["hnerv"], key=lambda p: p.bpp):
+        with ContainerReader(Path(args.out) / f"hnerv-{p.label}.nirc") as r:
+            params = registry.read(r).params()
         line = (
-            f"| {r['size']} | {r['params']:,} | {r['bytes']:,} | {r['bpp']:.4f} | "
-            f"{r['bits_per_param']:.2f} | {r['psnr']:.2f} | {r['ssim']:.4f} | {r['enc']:.0f} | "
-            f"{r['dec_fps']:.1f} |"
+            f"| {p.label} | {params:,} | {p.bytes:,} | {p.bpp:.4f} | "
+            f"{8 * p.bytes / params:.2f} | {p.psnr:.2f} | {p.ms_ssim:.4f} | "
+            f"{p.encode_seconds:.0f} | {args.frames / p.decode_seconds:.1f} |"
         )
-        for n in anchor_rows:
-            v = r[n]
-            line += " n/a | n/a |" if v is None else f" {v:.2f} | {r['psnr'] - v:+.2f} |"
+        for a in anchors:
+            pts = curves[a]
+            q = interpolate_at_rate([x.bpp for x in pts], [x.psnr for x in pts], p.bpp)
+            t = interpolate_at_rate([x.bpp for x in pts], [x.encode_seconds for x in pts], p.bpp)
+            line += (
+                " below the ladder | n/a | n/a |"
+                if q is None
+                else f" {q:.2f} | {p.psnr - q:+.2f} | {t:.1f} |"
+            )
         print(line)
-    print(f"\n*{rows[0]['kind'].upper()} (frames under 161 px tall are too small for MS-SSIM).")
-    print("\nAnchor ladders (yuv420p, medium preset; bpp, PSNR dB, encode s):")
-    for n in anchor_rows:
+    print(
+        f"\n*{curves['hnerv'][0].ssim_kind.upper()}: frames under 161 px are too small for "
+        "MS-SSIM's four downsamplings."
+    )
+    for a in anchors:
         print(
-            f"- {n}: "
+            f"\n{a} ladder (CRF: bpp / PSNR dB / encode s): "
             + ", ".join(
-                f"crf {c}: {b:.4f}/{p:.2f}/{e:.1f}s"
-                for c, (b, p, _, e) in zip(CRFS, curves[n], strict=True)
+                f"{x.label[3:]}: {x.bpp:.4f} / {x.psnr:.2f} / {x.encode_seconds:.1f}"
+                for x in curves[a]
             )
         )
     return 0

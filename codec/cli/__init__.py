@@ -15,6 +15,8 @@ COMMANDS = (
     ("encode", "codec.cli.encode"),
     ("decode", "codec.cli.decode"),
     ("info", "codec.cli.info"),
+    ("eval", "codec.cli.eval"),
+    ("rd", "codec.cli.rd"),
 )
 
 

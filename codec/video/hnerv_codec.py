@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from codec.container import ContainerReader, Section, SectionKind
 from codec.container.format import CodecId
 from codec.errors import ContainerError
-from codec.quant import QuantizedTensor, quantize_best
+from codec.quant import QuantizedTensor, quantize, quantize_best
 from codec.registry import config_from_dict, register
 from codec.tensorpack import pack_tensors, unpack_tensors
 from codec.video.hnerv import HNeRV, HNeRVConfig, HNeRVDecoder
@@ -88,19 +88,18 @@ class HNeRVCodec:
                 ]
             )
         embed_q = quantize_best(embed.cpu().numpy(), opts.embed_bits)
+        axes = None
         if opts.qat_epochs:
-            fine_tune_quantized(
-                model.decoder,
-                torch.from_numpy(embed_q.dequantize()).to(device),
-                x,
-                (h, w),
-                opts,
-                report,
+            embed_hat = torch.from_numpy(embed_q.dequantize()).to(device)
+            axes = fine_tune_quantized(model.decoder, embed_hat, x, (h, w), opts, report)
+        decoder_q = {}
+        for name, p in model.decoder.named_parameters():
+            w_np = p.detach().cpu().numpy()
+            decoder_q[name] = (
+                quantize(w_np, opts.weight_bits, axes[name])
+                if axes
+                else quantize_best(w_np, opts.weight_bits)
             )
-        decoder_q = {
-            n: quantize_best(p.detach().cpu().numpy(), opts.weight_bits)
-            for n, p in model.decoder.named_parameters()
-        }
         video = VideoInfo(w, h, t, fps, (out_w - w, out_h - h))
         return cls(config, video, decoder_q, embed_q), stats
 

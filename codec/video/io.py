@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codec.atomic import atomic_write
+from codec.atomic import _umask, atomic_write
 from codec.errors import InputError
 
 MIN_SIDE = 16
@@ -82,6 +82,29 @@ def read_video(
     if not frames:
         raise InputError(f"{path}: no frames to encode (video is empty or --start is too large)")
     return Clip(np.stack(frames), fps)
+
+
+def read_png_dir(path: str | os.PathLike, start: int = 0, max_frames: int | None = None) -> Clip:
+    """Frames from a directory of PNGs (sorted by name), e.g. what ``nircodec decode`` writes."""
+    import imageio.v3 as iio
+
+    files = sorted(Path(path).glob("*.png"))[start:]
+    files = files[:max_frames] if max_frames else files
+    if not files:
+        raise InputError(f"{path}: no PNG frames in this directory")
+    frames = []
+    for f in files:
+        try:
+            img = iio.imread(f)
+        except Exception as exc:  # imageio raises many types for bad files
+            raise InputError(f"{f}: not a readable PNG ({exc})") from None
+        if img.ndim == 2:
+            img = np.repeat(img[..., None], 3, axis=2)
+        img = img[..., :3]
+        if img.dtype != np.uint8 or (frames and img.shape != frames[0].shape):
+            raise InputError(f"{f}: PNG frames must be 8-bit and all the same size")
+        frames.append(img)
+    return Clip(np.stack(frames), Fraction(25))
 
 
 def iter_video(path, *, start=0, max_frames=None, geometry=Geometry()) -> Iterator[np.ndarray]:
@@ -192,6 +215,7 @@ def _write_png_dir(folder: Path, frames: Iterable[np.ndarray]) -> None:
         raise InputError(f"output directory {str(parent)!r} does not exist")
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=parent))
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; outputs are not
     except OSError as exc:
         raise InputError(f"cannot write to {str(parent)!r}: {exc.strerror}") from None
     try:
@@ -238,6 +262,7 @@ def _write_h264(path: Path, frames: Iterable[np.ndarray], fps: Fraction, size: t
         raise InputError(f"output directory {str(path.parent)!r} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())
     try:
         with av.open(tmp, "w") as out:
             stream = out.add_stream("libx264", rate=fps)

@@ -168,9 +168,10 @@ def fine_tune_quantized(
     valid_hw: tuple[int, int],
     opts: TrainOptions,
     report: Report | None = None,
-) -> None:
-    """Quantization-aware fine-tuning: the decoder sees straight-through 8-bit weights (axes
-    fixed to what the coder will pick) and the already-quantized embeddings."""
+) -> dict[str, int | None]:
+    """Quantization-aware fine-tuning: the decoder sees straight-through weights at the coded
+    bit depth and the already-quantized embeddings. Returns each parameter's quantization axis
+    (chosen once, before fine-tuning), which the coder must then use."""
     h, w = valid_hw
     names = dict(decoder.named_parameters())
     axes = {
@@ -200,6 +201,7 @@ def fine_tune_quantized(
             step += 1
             if report is not None:
                 report(step / total, {"qat": True, "loss": loss.item()})
+    return axes
 
 
 def _progress(step: int, total_steps: int, start: float, budget: float | None) -> float:

@@ -1,0 +1,68 @@
+"""``nircodec rd INPUT -o DIR``: rate–distortion curves of INR codecs against FFmpeg anchors."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub) -> None:
+    from codec.cli.common import common_parent, size_arg
+
+    p = sub.add_parser(
+        "rd",
+        parents=[common_parent(output=True, seed=True)],
+        help="rate-distortion sweep with BD-rate against FFmpeg anchors",
+        description="Encode the same frames with nircodec models and FFmpeg anchors, measure "
+        "every point from real bytes, and write results.json, results.csv, rd.png and "
+        "summary.md (BD-rate/BD-PSNR against --reference) into the output directory. Completed "
+        "points are cached there: rerunning skips them.",
+    )
+    p.add_argument("input", help="any video FFmpeg can read")
+    p.add_argument(
+        "--models",
+        default="hnerv:0.05M,0.1M,0.2M",
+        help="codec:size,size;codec:... (default hnerv:0.05M,0.1M,0.2M)",
+    )
+    p.add_argument(
+        "--anchors",
+        default="x264,x265",
+        help="comma list of x264, x264-veryslow, x265, svtav1 (default x264,x265)",
+    )
+    p.add_argument("--reference", default="x265", help="curve the BD metrics compare against")
+    p.add_argument("--resize", type=size_arg("--resize"), metavar="WxH")
+    p.add_argument("--crop", type=size_arg("--crop"), metavar="WxH")
+    p.add_argument("--max-frames", type=int)
+    p.add_argument("--epochs", type=int, default=300, help="training epochs of INR points")
+    p.add_argument("--log-x", action="store_true", help="logarithmic bpp axis in rd.png")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+
+    from codec.cli.common import emit_json
+    from codec.errors import InputError
+    from codec.rd import SweepSpec, parse_models, sweep, write_outputs
+
+    anchors = [a.strip() for a in args.anchors.split(",") if a.strip()]
+    spec = SweepSpec(
+        args.input,
+        parse_models(args.models) if args.models else {},
+        anchors,
+        args.reference,
+        args.max_frames,
+        args.crop,
+        args.resize,
+        args.epochs,
+        args.seed,
+    )
+    if os.path.exists(args.output) and not os.path.isdir(args.output):
+        raise InputError(f"{args.output}: exists and is not a directory")
+    points = sweep(spec, args.output, quiet=args.quiet)
+    summary = write_outputs(points, spec, args.output, log_x=args.log_x)
+    if args.json:
+        emit_json({"output": args.output, **summary})
+        return 0
+    with open(os.path.join(args.output, "summary.md")) as fh:
+        print(fh.read())
+    return 0

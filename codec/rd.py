@@ -1,0 +1,321 @@
+"""Rate–distortion sweeps: INR codecs and FFmpeg anchors on the same source frames.
+
+Every point is real: INR points are encoded to a .nirc file, decoded by the real decoder and
+measured; anchor points count the bytes of the encoded elementary stream and measure its
+decoded frames. Points are cached in the output directory (one JSON each, keyed by everything
+that defines them), so an interrupted sweep resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from codec.errors import InputError
+
+ANCHOR_CRFS = {
+    "x264": (18, 23, 28, 33, 38, 43, 48, 51),
+    "x264-veryslow": (18, 23, 28, 33, 38, 43, 48, 51),
+    "x265": (18, 23, 28, 33, 38, 43, 48, 51),
+    "svtav1": (20, 28, 36, 44, 52, 58, 63),
+}
+
+
+@dataclass
+class RdPoint:
+    curve: str
+    label: str
+    bytes: int
+    bpp: float
+    psnr: float
+    psnr_y: float
+    psnr_yuv611: float
+    ms_ssim: float
+    ssim_kind: str
+    lpips: float | None
+    encode_seconds: float
+    decode_seconds: float
+
+
+@dataclass
+class SweepSpec:
+    input: str
+    models: dict[str, list[str]]  # codec -> size ladder
+    anchors: list[str]
+    reference: str
+    max_frames: int | None = None
+    crop: tuple[int, int] | None = None
+    resize: tuple[int, int] | None = None
+    epochs: int = 300
+    seed: int = 0
+
+
+def parse_models(text: str) -> dict[str, list[str]]:
+    """``"hnerv:0.05M,0.1M"`` -> {"hnerv": ["0.05M", "0.1M"]}; ``;`` separates codecs."""
+    from codec import registry
+    from codec.api import parse_count
+
+    out: dict[str, list[str]] = {}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        name, _, sizes = part.partition(":")
+        entry = registry.get(name) if name in {e.name for e in registry.entries()} else None
+        if entry is None or entry.kind != "video":
+            raise InputError(f"--models: {name!r} is not a video codec")
+        ladder = [s.strip() for s in sizes.split(",") if s.strip()]
+        if not ladder:
+            raise InputError(f"--models: give sizes for {name}, e.g. {name}:0.05M,0.1M")
+        for s in ladder:
+            parse_count(s)
+        out[name] = ladder
+    return out
+
+
+def sweep(spec: SweepSpec, out_dir: str | os.PathLike, *, quiet: bool = True) -> list[RdPoint]:
+    """Run (or load from the cache) every point of ``spec``; returns them in order."""
+    from codec.anchors import ANCHORS
+    from codec.progress import progress
+    from codec.video.io import Geometry, read_video
+
+    out = Path(out_dir)
+    (out / "points").mkdir(parents=True, exist_ok=True)
+    for a in spec.anchors:
+        if a not in ANCHORS:
+            raise InputError(f"unknown anchor {a!r} (known: {', '.join(ANCHORS)})")
+    curves = {*spec.anchors, *spec.models}
+    if spec.reference not in curves:
+        raise InputError(f"--reference {spec.reference!r} is not one of the curves")
+    clip = read_video(
+        spec.input,
+        max_frames=spec.max_frames,
+        geometry=Geometry(crop=spec.crop, resize=spec.resize),
+    )
+    jobs = [(m, s) for m, sizes in spec.models.items() for s in sizes]
+    jobs += [(a, f"crf{c}") for a in spec.anchors for c in ANCHOR_CRFS[a]]
+    base = _source_key(spec, clip.frames)
+    points: list[RdPoint] = []
+    with progress(total=len(jobs), desc="rd points", unit="pt", quiet=quiet) as bar:
+
+        def run(curve: str, label: str) -> RdPoint:
+            path = out / "points" / f"{curve}__{label}.json"
+            key = hashlib.sha256(f"{base}|{curve}|{label}".encode()).hexdigest()
+            point = _load_point(path, key)
+            if point is None:
+                point = (
+                    _anchor_point(clip, curve, label)
+                    if curve in spec.anchors
+                    else _inr_point(spec, clip, curve, label, out)
+                )
+                _save_point(path, key, point)
+            bar.set_postfix_str(f"{curve} {label}", refresh=False)
+            bar.update(1)
+            points.append(point)
+            return point
+
+        for curve, label in jobs:
+            run(curve, label)
+        # extend anchor ladders downwards in CRF until they reach the INR points' top rate
+        top = max((p.bpp for p in points if p.curve in spec.models), default=0.0)
+        for anchor in spec.anchors:
+            crf = min(ANCHOR_CRFS[anchor])
+            best = max(p.bpp for p in points if p.curve == anchor)
+            while best < top and crf > 4:
+                crf -= 5
+                bar.total += 1
+                best = max(best, run(anchor, f"crf{crf}").bpp)
+    return points
+
+
+def _source_key(spec: SweepSpec, frames: np.ndarray) -> str:
+    """What every cached point depends on besides its curve and label (not the code version:
+    delete the directory to re-measure after changing nircodec)."""
+    digest = hashlib.sha256(frames.tobytes()).hexdigest()
+    return f"{digest}|{spec.epochs}|{spec.seed}|{frames.shape}"
+
+
+def _load_point(path: Path, key: str) -> RdPoint | None:
+    try:
+        data = json.loads(path.read_text())
+        if data.pop("key") == key:
+            return RdPoint(**data)
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
+
+
+def _save_point(path: Path, key: str, point: RdPoint) -> None:
+    from codec.atomic import atomic_write
+
+    with atomic_write(path) as fh:
+        fh.write(json.dumps({**asdict(point), "key": key}, sort_keys=True).encode())
+
+
+def _measure(curve, label, ref, dist, nbytes, enc_s, dec_s) -> RdPoint:
+    from codec.cli.eval import evaluate
+
+    m = evaluate(ref, dist)
+    pixels = ref.shape[0] * ref.shape[1] * ref.shape[2]
+    return RdPoint(
+        curve,
+        label,
+        int(nbytes),
+        8 * nbytes / pixels,
+        m["psnr"],
+        m["psnr_y"],
+        m["psnr_yuv611"],
+        m["ms_ssim"],
+        m["ssim_kind"],
+        m["lpips"],
+        enc_s,
+        dec_s,
+    )
+
+
+def _anchor_point(clip, anchor: str, label: str) -> RdPoint:
+    from codec.anchors import encode_anchor
+
+    p = encode_anchor(clip.frames, anchor, int(label[3:]), clip.fps)
+    return _measure(
+        anchor, label, clip.frames, p.frames, p.bytes, p.encode_seconds, p.decode_seconds
+    )
+
+
+def _inr_point(spec: SweepSpec, clip, model: str, size: str, out: Path) -> RdPoint:
+    from codec.api import decode_video, encode_clip
+
+    path = out / f"{model}-{size}.nirc"
+    result = encode_clip(clip, path, size=size, epochs=spec.epochs, seed=spec.seed)
+    t0 = time.perf_counter()
+    decoded = decode_video(path)
+    dec = time.perf_counter() - t0
+    return _measure(
+        model, size, clip.frames, decoded, path.stat().st_size, result.encode_seconds, dec
+    )
+
+
+# -- outputs -----------------------------------------------------------------------------------
+
+
+def curves_of(points: list[RdPoint]) -> dict[str, list[RdPoint]]:
+    out: dict[str, list[RdPoint]] = {}
+    for p in points:
+        out.setdefault(p.curve, []).append(p)
+    return {k: sorted(v, key=lambda p: p.bpp) for k, v in out.items()}
+
+
+def write_outputs(
+    points: list[RdPoint], spec: SweepSpec, out_dir, log_x: bool = False
+) -> dict[str, Any]:
+    """results.json (CompressAI schema, one entry per curve), results.csv, rd.png, summary.md."""
+    from codec.atomic import atomic_write
+    from codec.bdrate import bd_psnr, bd_rate
+
+    out = Path(out_dir)
+    curves = curves_of(points)
+    entries = []
+    for name, pts in curves.items():
+        entries.append(
+            {
+                "name": name,
+                "description": _describe(name, spec),
+                "results": {
+                    "bpp": [p.bpp for p in pts],
+                    "psnr-rgb": [p.psnr for p in pts],
+                    "ms-ssim": [p.ms_ssim for p in pts],
+                    "encoding_time": [p.encode_seconds for p in pts],
+                    "decoding_time": [p.decode_seconds for p in pts],
+                },
+            }
+        )
+    with atomic_write(out / "results.json") as fh:
+        fh.write(json.dumps(entries, indent=2).encode())
+    with atomic_write(out / "results.csv") as fh:
+        rows = [asdict(p) for p in points]
+        text = _csv(rows)
+        fh.write(text.encode())
+    from codec.plot import plot_rd
+
+    plot_rd(curves, out / "rd.png", log_x=log_x)
+    ref = curves[spec.reference]
+    bd: dict[str, dict[str, Any]] = {}
+    for name, pts in curves.items():
+        if name == spec.reference:
+            continue
+        row: dict[str, Any] = {}
+        try:
+            args = (
+                [p.bpp for p in ref],
+                [p.psnr for p in ref],
+                [p.bpp for p in pts],
+                [p.psnr for p in pts],
+            )
+            row["bd_rate"], row["bd_psnr"] = bd_rate(*args), bd_psnr(*args)
+        except InputError as exc:
+            row["error"] = str(exc)
+        bd[name] = row
+    with atomic_write(out / "summary.md") as fh:
+        fh.write(_summary(curves, bd, spec).encode())
+    return {"curves": list(curves), "bd": bd, "points": len(points)}
+
+
+def _describe(name: str, spec: SweepSpec) -> str:
+    from codec.anchors import ANCHORS
+
+    if name in ANCHORS:
+        enc, opts = ANCHORS[name]
+        preset = opts.get("preset", "")
+        return f"FFmpeg {enc} preset {preset}, yuv420p, CRF ladder; bytes = packet sizes"
+    return f"nircodec {name}, {spec.epochs} epochs, seed {spec.seed}; bytes = .nirc file size"
+
+
+def _csv(rows: list[dict]) -> str:
+    import io
+
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["curve"])
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def _summary(curves, bd, spec: SweepSpec) -> str:
+    lines = [f"# Rate–distortion summary: {os.path.basename(spec.input)}", ""]
+    lines.append(
+        f"Reference curve: **{spec.reference}**. BD metrics use PCHIP interpolation "
+        "over the overlapping range; negative BD-rate = fewer bits than the reference."
+    )
+    lines += ["", "| curve | BD-rate (PSNR) | BD-PSNR dB |", "|---|---:|---:|"]
+    for name, row in bd.items():
+        if "error" in row:
+            lines.append(f"| {name} | n/a | n/a |")
+        else:
+            lines.append(f"| {name} | {row['bd_rate']:+.1f}% | {row['bd_psnr']:+.2f} |")
+    notes = [f"- {n}: {r['error']}" for n, r in bd.items() if "error" in r]
+    if notes:
+        lines += ["", *notes]
+    lines += [
+        "",
+        "| curve | point | bytes | bpp | PSNR dB | SSIM* | encode s |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, pts in curves.items():
+        for p in pts:
+            lines.append(
+                f"| {name} | {p.label} | {p.bytes:,} | {p.bpp:.4f} | {p.psnr:.2f} | "
+                f"{p.ms_ssim:.4f} | {p.encode_seconds:.1f} |"
+            )
+    kind = next(iter(curves.values()))[0].ssim_kind
+    lines += [
+        "",
+        f"*{kind.upper()}"
+        + ("" if kind == "ms-ssim" else " (frames under 161 px are too small for MS-SSIM)"),
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,85 @@
+import json
+import time
+
+import imageio.v3 as iio
+import numpy as np
+
+from tests.conftest import run_cli
+
+SCHEMA_KEYS = {"bpp", "psnr-rgb", "ms-ssim", "encoding_time", "decoding_time"}
+
+
+def test_rd_sweep_outputs_and_cache(tiny_clip, tmp_path):
+    out = tmp_path / "rd"
+    args = (
+        "rd",
+        str(tiny_clip),
+        "-o",
+        str(out),
+        "--models",
+        "hnerv:6k",
+        "--anchors",
+        "x264",
+        "--reference",
+        "x264",
+        "--epochs",
+        "3",
+        "--quiet",
+        "--json",
+    )
+    t0 = time.perf_counter()
+    r = run_cli(*args)
+    first = time.perf_counter() - t0
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert set(summary["curves"]) == {"hnerv", "x264"}
+    entries = json.loads((out / "results.json").read_text())
+    assert {e["name"] for e in entries} == {"hnerv", "x264"}
+    for e in entries:
+        assert set(e) == {"name", "description", "results"}
+        assert set(e["results"]) == SCHEMA_KEYS
+        n = len(e["results"]["bpp"])
+        assert n >= 1 and all(len(v) == n for v in e["results"].values())
+        assert all(b > 0 for b in e["results"]["bpp"])
+    x264 = next(e for e in entries if e["name"] == "x264")["results"]
+    assert x264["bpp"] == sorted(x264["bpp"]) and x264["psnr-rgb"][-1] > x264["psnr-rgb"][0]
+    img = iio.imread(out / "rd.png")
+    assert img.ndim == 3 and img.shape[0] > 200 and img.shape[1] > 400
+    assert "BD-rate" in (out / "summary.md").read_text()
+    assert (out / "results.csv").read_text().startswith("curve,label,bytes,bpp,psnr")
+    # every point is cached: a rerun only re-reads the source and rewrites the outputs
+    before = {p.name: p.stat().st_mtime_ns for p in (out / "points").iterdir()}
+    t0 = time.perf_counter()
+    r = run_cli(*args)
+    assert r.returncode == 0, r.stderr
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "points").iterdir()} == before
+    assert time.perf_counter() - t0 < first
+
+
+def test_rd_bad_options(tiny_clip, tmp_path):
+    r = run_cli("rd", str(tiny_clip), "-o", str(tmp_path / "o"), "--models", "nope:1M")
+    assert r.returncode == 1 and r.stderr.startswith("nircodec: error:")
+    r = run_cli("rd", str(tiny_clip), "-o", str(tmp_path / "o"), "--anchors", "mpeg2")
+    assert r.returncode == 1 and "unknown anchor" in r.stderr
+
+
+def test_eval_identical_and_lpips_paths(tiny_clip, tmp_path):
+    r = run_cli("eval", "video", str(tiny_clip), str(tiny_clip), "--json", "--per-frame")
+    assert r.returncode == 0, r.stderr
+    obj = json.loads(r.stdout)
+    assert obj["psnr"] == obj["psnr_cap"] == 100.0  # identical frames: capped, finite
+    assert obj["ms_ssim"] == 1.0 or abs(obj["ms_ssim"] - 1.0) < 1e-9
+    assert len(obj["per_frame"]["psnr"]) == obj["frames"] == 8
+    assert obj["lpips"] is None and obj["lpips_status"].startswith(("unavailable", "ok"))
+
+
+def test_lpips_random_backbone_runs_offline():
+    from codec.metrics import load_lpips, lpips_per_frame
+
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (2, 64, 80, 3), dtype=np.uint8)
+    b = np.clip(a.astype(int) + 20, 0, 255).astype(np.uint8)
+    model = load_lpips(random_backbone=True)
+    d = lpips_per_frame(a, b, model)
+    assert d.shape == (2,) and np.all(d > 0)
+    assert np.all(lpips_per_frame(a, a, model) == 0)
