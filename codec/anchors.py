@@ -4,6 +4,7 @@ of the elementary stream (sum of packet sizes), decode them back to RGB."""
 from __future__ import annotations
 
 import io
+import os
 import time
 from dataclasses import dataclass
 from fractions import Fraction
@@ -40,6 +41,7 @@ def encode_anchor(
     if anchor not in ANCHORS:
         raise InputError(f"unknown anchor {anchor!r} (known: {', '.join(ANCHORS)})")
     encoder, options = ANCHORS[anchor]
+    os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its banner to stderr otherwise
     _, h, w, _ = frames.shape
     if w % 2 or h % 2:
         raise InputError(f"anchors encode yuv420p, which needs even sizes (got {w}x{h})")

@@ -83,3 +83,13 @@ def test_lpips_random_backbone_runs_offline():
     d = lpips_per_frame(a, b, model)
     assert d.shape == (2,) and np.all(d > 0)
     assert np.all(lpips_per_frame(a, a, model) == 0)
+
+
+def test_every_anchor_encodes_and_decodes(capfd):
+    from codec.anchors import ANCHORS, encode_anchor
+
+    frames = np.random.default_rng(0).integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    for name in ANCHORS:
+        p = encode_anchor(frames, name, 40)
+        assert p.bytes > 0 and p.frames.shape == frames.shape
+    assert "Svt[info]" not in capfd.readouterr().err
