@@ -8,8 +8,12 @@ too small for its four downsamplings fall back to single-scale SSIM, and the res
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+from codec.errors import InputError
+from codec.video.io import rgb_to_ycbcr
 
 PSNR_CAP = 100.0
 _MSSSIM_MIN_SIDE = 161  # pytorch-msssim: smaller side > (11 - 1) * 2**4
@@ -60,25 +64,13 @@ def yuv_psnr_per_frame(ref: np.ndarray, dist: np.ndarray) -> tuple[np.ndarray, n
     _check_pair(ref, dist)
     out = []
     for a, b in zip(ref, dist, strict=True):
-        ya, yb = _ycbcr(a), _ycbcr(b)
+        ya, yb = rgb_to_ycbcr(a), rgb_to_ycbcr(b)
         mse = np.mean((ya - yb) ** 2, axis=(1, 2))
         with np.errstate(divide="ignore"):
             p = np.minimum(10 * np.log10(255.0**2 / mse), PSNR_CAP)
         out.append((p[0], (6 * p[0] + p[1] + p[2]) / 8))
     arr = np.asarray(out, float).reshape(-1, 2)
     return arr[:, 0], arr[:, 1]
-
-
-def _ycbcr(rgb: np.ndarray) -> np.ndarray:
-    x = rgb.astype(np.float64)
-    r, g, b = x[..., 0], x[..., 1], x[..., 2]
-    return np.stack(
-        [
-            16 + (65.481 * r + 128.553 * g + 24.966 * b) / 255,
-            128 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255,
-            128 + (112.0 * r - 93.786 * g - 18.214 * b) / 255,
-        ]
-    )
 
 
 class LpipsUnavailable(Exception):
@@ -136,3 +128,33 @@ def quality(ref: np.ndarray, dist: np.ndarray) -> Quality:
 def _check_pair(ref: np.ndarray, dist: np.ndarray) -> None:
     if ref.shape != dist.shape or ref.ndim != 4 or ref.shape[-1] != 3:
         raise ValueError(f"frame arrays must both be (T, H, W, 3); got {ref.shape}, {dist.shape}")
+
+
+def evaluate(ref: np.ndarray, dist: np.ndarray, lpips: bool = True) -> dict[str, Any]:
+    """Every metric, per frame and averaged, over the first min(len) frames of both."""
+    if ref.shape[1:] != dist.shape[1:]:
+        raise InputError(
+            f"frame sizes differ: {ref.shape[2]}x{ref.shape[1]} vs {dist.shape[2]}x{dist.shape[1]}"
+        )
+    n = min(len(ref), len(dist))
+    ref, dist = ref[:n], dist[:n]
+    per: dict[str, list[float]] = {}
+    per["psnr"] = psnr_per_frame(ref, dist).tolist()
+    y, yuv = yuv_psnr_per_frame(ref, dist)
+    per["psnr_y"], per["psnr_yuv611"] = y.tolist(), yuv.tolist()
+    ssim, kind = ssim_per_frame(ref, dist)
+    per["ms_ssim"] = ssim.tolist()
+    status = "skipped"
+    if lpips:
+        try:
+            per["lpips"] = lpips_per_frame(ref, dist, load_lpips()).tolist()
+            status = "ok"
+        except LpipsUnavailable as exc:
+            status = f"unavailable ({exc})"
+    out: dict[str, Any] = {"frames": n, "width": int(ref.shape[2]), "height": int(ref.shape[1])}
+    out.update({k: float(np.mean(v)) for k, v in per.items()})
+    out["ssim_kind"] = kind
+    out["lpips"] = out.get("lpips")
+    out["lpips_status"] = status
+    out["per_frame"] = per
+    return out

@@ -158,7 +158,7 @@ def _save_point(path: Path, key: str, point: RdPoint) -> None:
 
 
 def _measure(curve, label, ref, dist, nbytes, enc_s, dec_s) -> RdPoint:
-    from codec.cli.eval import evaluate
+    from codec.metrics import evaluate
 
     m = evaluate(ref, dist)
     pixels = ref.shape[0] * ref.shape[1] * ref.shape[2]

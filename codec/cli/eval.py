@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
 
 import numpy as np
-
-from codec.errors import InputError
 
 
 def add_parser(sub) -> None:
@@ -45,47 +42,9 @@ def load_frames(path: str, max_frames: int | None = None) -> np.ndarray:
     return read_video(path, max_frames=max_frames).frames
 
 
-def evaluate(ref: np.ndarray, dist: np.ndarray, lpips: bool = True) -> dict[str, Any]:
-    from codec.metrics import (
-        LpipsUnavailable,
-        load_lpips,
-        lpips_per_frame,
-        psnr_per_frame,
-        ssim_per_frame,
-        yuv_psnr_per_frame,
-    )
-
-    if ref.shape[1:] != dist.shape[1:]:
-        raise InputError(
-            f"frame sizes differ: {ref.shape[2]}x{ref.shape[1]} vs {dist.shape[2]}x{dist.shape[1]}"
-        )
-    n = min(len(ref), len(dist))
-    ref, dist = ref[:n], dist[:n]
-    per: dict[str, list[float]] = {}
-    per["psnr"] = psnr_per_frame(ref, dist).tolist()
-    y, yuv = yuv_psnr_per_frame(ref, dist)
-    per["psnr_y"], per["psnr_yuv611"] = y.tolist(), yuv.tolist()
-    ssim, kind = ssim_per_frame(ref, dist)
-    per["ms_ssim"] = ssim.tolist()
-    status = "skipped"
-    if lpips:
-        try:
-            per["lpips"] = lpips_per_frame(ref, dist, load_lpips()).tolist()
-            status = "ok"
-        except LpipsUnavailable as exc:
-            status = f"unavailable ({exc})"
-    out: dict[str, Any] = {"frames": n, "width": int(ref.shape[2]), "height": int(ref.shape[1])}
-    out.update({k: float(np.mean(v)) for k, v in per.items()})
-    out["ssim_kind"] = kind
-    out["lpips"] = out.get("lpips")
-    out["lpips_status"] = status
-    out["per_frame"] = per
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
     from codec.cli.common import emit_json
-    from codec.metrics import PSNR_CAP
+    from codec.metrics import PSNR_CAP, evaluate
 
     ref = load_frames(args.reference, args.max_frames)
     dist = load_frames(args.distorted, args.max_frames)

@@ -234,14 +234,19 @@ def _write_png_dir(folder: Path, frames: Iterable[np.ndarray]) -> None:
         raise
 
 
-def rgb_to_yuv444(rgb: np.ndarray) -> np.ndarray:
-    """BT.601 limited range, (H, W, 3) uint8 -> (3, H, W) uint8 planes."""
-    x = rgb.astype(np.float32)
+def rgb_to_ycbcr(rgb: np.ndarray) -> np.ndarray:
+    """BT.601 limited range, (H, W, 3) uint8 -> (3, H, W) float64 Y, Cb, Cr (unrounded)."""
+    x = rgb.astype(np.float64)
     r, g, b = x[..., 0], x[..., 1], x[..., 2]
     y = 16 + (65.481 * r + 128.553 * g + 24.966 * b) / 255
     u = 128 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255
     v = 128 + (112.0 * r - 93.786 * g - 18.214 * b) / 255
-    return np.clip(np.rint(np.stack([y, u, v])), 0, 255).astype(np.uint8)
+    return np.stack([y, u, v])
+
+
+def rgb_to_yuv444(rgb: np.ndarray) -> np.ndarray:
+    """BT.601 limited range, (H, W, 3) uint8 -> (3, H, W) uint8 planes."""
+    return np.clip(np.rint(rgb_to_ycbcr(rgb)), 0, 255).astype(np.uint8)
 
 
 def _write_y4m(fh, frames: Iterable[np.ndarray], fps: Fraction, size: tuple[int, int]) -> None:
