@@ -25,6 +25,10 @@ from codec.quant import MAX_BITS, MIN_BITS, QuantizedTensor
 MAX_TENSORS = 4096
 MAX_NDIM = 8
 NO_AXIS = 255
+# Reader sanity limit (not a format rule): a section may hold at most 1024 elements per payload
+# byte beyond the first 2**20, so a damaged header cannot make a tiny file allocate gigabytes.
+MIN_ELEMENT_LIMIT = 1 << 20
+ELEMENTS_PER_BYTE = 1024
 DTYPE_FLOAT32 = 0
 _PARAM_DTYPES = {1: np.dtype("<f2"), 2: np.dtype("<f4")}
 _PARAM_CODES = {np.dtype(np.float16): 1, np.dtype(np.float32): 2}
@@ -45,7 +49,15 @@ def pack_tensors(tensors: Mapping[str, QuantizedTensor]) -> bytes:
         out += q.minimum.astype(le).tobytes() + q.scale.astype(le).tobytes()
     symbols = [q.symbols.ravel() for q in tensors.values()]
     out += entropy.encode(np.concatenate(symbols) if symbols else np.zeros(0, np.int64))
+    total = sum(q.symbols.size for q in tensors.values())
+    if total > element_limit(len(out)):
+        raise ValueError(f"{total} elements in {len(out)} bytes exceed the reader's sanity limit")
     return bytes(out)
+
+
+def element_limit(payload_bytes: int) -> int:
+    """Most elements a section of this size may hold (see MIN_ELEMENT_LIMIT)."""
+    return min(entropy.MAX_SYMBOLS, max(MIN_ELEMENT_LIMIT, ELEMENTS_PER_BYTE * payload_bytes))
 
 
 def unpack_tensors(payload: bytes) -> dict[str, QuantizedTensor]:
@@ -67,8 +79,12 @@ def unpack_tensors(payload: bytes) -> dict[str, QuantizedTensor]:
         shape = tuple(r.uvarint("dimension", limit=entropy.MAX_SYMBOLS) for _ in range(ndim))
         size = int(np.prod(shape, dtype=object))
         total += size
-        if total > entropy.MAX_SYMBOLS:
-            raise ContainerError("tensors section: more elements than one stream may hold")
+        if total > min(
+            entropy.MAX_SYMBOLS, max(MIN_ELEMENT_LIMIT, ELEMENTS_PER_BYTE * len(payload))
+        ):
+            raise ContainerError(
+                f"tensors section: {total} elements is implausible for {len(payload)} bytes"
+            )
         axis = r.u8("axis")
         if axis != NO_AXIS and axis >= ndim:
             raise ContainerError(f"tensor {name!r}: axis {axis} for a {ndim}-d tensor")

@@ -187,3 +187,19 @@ def test_tensor_pack_roundtrip(rng):
         assert out[k].shape == q.shape and out[k].axis == q.axis and out[k].bits == q.bits
         assert out[k].dequantize().tobytes() == q.dequantize().tobytes()
     assert unpack_tensors(pack_tensors({})) == {}
+
+
+def test_tensor_section_element_limit():
+    from codec.tensorpack import MIN_ELEMENT_LIMIT
+
+    ok = quantize(np.zeros(MIN_ELEMENT_LIMIT, np.float32), 8)
+    assert unpack_tensors(pack_tensors({"z": ok}))["z"].shape == (MIN_ELEMENT_LIMIT,)
+    huge = quantize(np.zeros(4 * MIN_ELEMENT_LIMIT, np.float32), 8)
+    with pytest.raises(ValueError, match="sanity limit"):
+        pack_tensors({"z": huge})
+    # a damaged header claiming that many elements is refused before anything is allocated
+    payload = bytearray(pack_tensors({"z": ok}))
+    dims_at = payload.index(bytes([0, 8, 1])) + 3  # dtype, bits, ndim, then the dimension
+    payload[dims_at : dims_at + 3] = bytes([0xFF, 0xFF, 0x7F])  # 2**21 - 1 elements
+    with pytest.raises(ContainerError, match="implausible"):
+        unpack_tensors(bytes(payload))
