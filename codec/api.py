@@ -106,9 +106,9 @@ def encode_clip(
     """Encode already-decoded frames (a :class:`codec.video.io.Clip`) into ``output``."""
     import torch
 
-    from codec.cli.common import resolve_device, seed_everything
     from codec.container import write_container
     from codec.metrics import quality
+    from codec.runtime import resolve_device, seed_everything
     from codec.video.hnerv import HNeRVConfig, plan_strides, solve_channels
     from codec.video.hnerv_codec import HNeRVCodec
     from codec.video.train import TrainOptions
@@ -170,8 +170,8 @@ def decode_video(
     """Decode a video ``.nirc``. Without ``output``: returns (T, H, W, 3) uint8 frames. With
     ``output`` (directory, .y4m or .mp4): writes them there and returns None."""
     from codec import registry
-    from codec.cli.common import resolve_device
     from codec.container import ContainerReader
+    from codec.runtime import resolve_device
     from codec.video.io import write_frames
 
     with ContainerReader(path) as reader:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 from typing import Any
 
@@ -40,27 +39,6 @@ def emit_json(obj: dict[str, Any]) -> None:
     """The single JSON object a ``--json`` run prints on stdout."""
     sys.stdout.write(json.dumps(obj, indent=None, sort_keys=True, allow_nan=False) + "\n")
     sys.stdout.flush()
-
-
-def resolve_device(name: str):
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda: no CUDA device is available (use --device cpu)")
-    return torch.device(name)
-
-
-def seed_everything(seed: int) -> None:
-    """Seed every RNG and ask torch for deterministic kernels (repeatable CPU encodes)."""
-    import numpy as np
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed % (1 << 32))
-    torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def human_bytes(n: int) -> str:
