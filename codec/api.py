@@ -87,58 +87,63 @@ def encode_video(
     return encode_clip(clip, output, **options)
 
 
+MODELS = ("hnerv", "hashgrid")
+DEFAULT_EPOCHS = {"hnerv": 300, "hashgrid": 20}
+DEFAULT_BITS = {"hnerv": 8, "hashgrid": 6}
+
+
 def encode_clip(
     clip,
     output: str | os.PathLike,
     *,
+    model: str = "hnerv",
     size: str | int = "0.1M",
-    epochs: int = 300,
+    epochs: float | None = None,
     time_budget: float | None = None,
-    bits: int = 8,
-    embed_bits: int = 6,
-    qat_epochs: int = 0,
-    loss: str = "l2",
+    bits: int | None = None,
+    embed_bits: int | None = None,
+    qat_epochs: int | None = None,
+    loss: str | None = None,
     seed: int = 0,
     device: str = "auto",
     threads: int | None = None,
     report=None,
 ) -> EncodeResult:
-    """Encode already-decoded frames (a :class:`codec.video.io.Clip`) into ``output``."""
+    """Encode already-decoded frames (a :class:`codec.video.io.Clip`) into ``output``.
+
+    ``model``: "hnerv" (default) or "hashgrid". ``epochs``: HNeRV epochs, or passes over all
+    pixels for hashgrid (defaults 300 / 20). ``bits``: HNeRV weight bits (default 8) or the bit
+    depth of the widest hash-grid level (default 6). ``embed_bits``, ``qat_epochs`` and ``loss`` are
+    HNeRV options.
+    """
     import torch
 
     from codec.container import write_container
     from codec.metrics import quality
     from codec.runtime import resolve_device, seed_everything
-    from codec.video.hnerv import HNeRVConfig, plan_strides, solve_channels
-    from codec.video.hnerv_codec import HNeRVCodec
-    from codec.video.train import TrainOptions
 
     t0 = time.perf_counter()
+    if model not in MODELS:
+        raise InputError(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
     target = parse_count(size)
-    try:
-        opts = TrainOptions(
-            epochs=epochs,
-            time_budget=time_budget,
-            loss=loss,
-            qat_epochs=qat_epochs,
-            weight_bits=bits,
-            embed_bits=embed_bits,
-            seed=seed,
-        )
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
-    for name, b in (("--bits", bits), ("--embed-bits", embed_bits)):
-        if not 2 <= b <= 16:
-            raise InputError(f"{name} must be in 2..16")
+    epochs = DEFAULT_EPOCHS[model] if epochs is None else epochs
+    bits = DEFAULT_BITS[model] if bits is None else bits
+    if not 2 <= bits <= 16:
+        raise InputError("--bits must be in 2..16")
     _check_output(output)
     t, h, w, _ = clip.frames.shape
     torch.set_num_threads(threads or os.cpu_count() or 1)
     seed_everything(seed)
-    strides, embed_hw = plan_strides(w, h, target)
-    config = solve_channels(HNeRVConfig(strides=strides, embed_hw=embed_hw), t, target)
-    codec, stats = HNeRVCodec.fit(
-        clip.frames, clip.fps, config, opts, device=resolve_device(device), report=report
-    )
+    dev = resolve_device(device)
+    if model == "hnerv":
+        codec, stats = _fit_hnerv(clip, target, epochs, time_budget, bits, embed_bits,
+                                  qat_epochs, loss, seed, dev, report)
+    else:
+        hnerv_only = {"--embed-bits": embed_bits, "--qat-epochs": qat_epochs, "--loss": loss}
+        given = [k for k, v in hnerv_only.items() if v is not None]
+        if given:
+            raise InputError(f"{', '.join(given)}: HNeRV options, not used by hashgrid")
+        codec, stats = _fit_hashgrid(clip, target, epochs, time_budget, bits, seed, dev, report)
     header, sections = codec.to_container()
     nbytes = write_container(output, codec.codec_id, header, sections)
     encode_seconds = time.perf_counter() - t0
@@ -158,6 +163,47 @@ def encode_clip(
         encode_seconds,
         stats,
     )
+
+
+def _fit_hnerv(clip, target, epochs, time_budget, bits, embed_bits, qat_epochs, loss, seed,
+               device, report):
+    from codec.video.hnerv import HNeRVConfig, plan_strides, solve_channels
+    from codec.video.hnerv_codec import HNeRVCodec
+    from codec.video.train import TrainOptions
+
+    embed_bits = 6 if embed_bits is None else embed_bits
+    if not 2 <= embed_bits <= 16:
+        raise InputError("--embed-bits must be in 2..16")
+    if epochs != int(epochs):
+        raise InputError("--epochs must be a whole number for hnerv")
+    try:
+        opts = TrainOptions(
+            epochs=int(epochs),
+            time_budget=time_budget,
+            loss=loss or "l2",
+            qat_epochs=qat_epochs or 0,
+            weight_bits=bits,
+            embed_bits=embed_bits,
+            seed=seed,
+        )
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    t, h, w, _ = clip.frames.shape
+    strides, embed_hw = plan_strides(w, h, target)
+    config = solve_channels(HNeRVConfig(strides=strides, embed_hw=embed_hw), t, target)
+    return HNeRVCodec.fit(clip.frames, clip.fps, config, opts, device=device, report=report)
+
+
+def _fit_hashgrid(clip, target, epochs, time_budget, bits, seed, device, report):
+    from codec.video.hashgrid_codec import FieldTrainOptions, HashGridCodec, plan_config
+
+    _, h, w, _ = clip.frames.shape
+    try:
+        opts = FieldTrainOptions(epochs=epochs, time_budget=time_budget, bits=bits, seed=seed)
+        config = plan_config(w, h, target)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    return HashGridCodec.fit(clip.frames, clip.fps, config, opts, device=device, report=report)
 
 
 def decode_video(

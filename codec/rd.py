@@ -54,8 +54,29 @@ class SweepSpec:
     max_frames: int | None = None
     crop: tuple[int, int] | None = None
     resize: tuple[int, int] | None = None
-    epochs: int = 300
+    epochs: dict[str, float] | None = None  # codec -> epochs; missing: the codec's default
     seed: int = 0
+
+    def epochs_of(self, model: str) -> float:
+        from codec.api import DEFAULT_EPOCHS
+
+        return (self.epochs or {}).get(model, DEFAULT_EPOCHS[model])
+
+
+def parse_epochs(text: str, models) -> dict[str, float]:
+    """``"300"`` (every model) or ``"hnerv=300,hashgrid=20"``."""
+    try:
+        if "=" not in text:
+            return {m: float(text) for m in models}
+        out = {}
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            name, _, value = part.partition("=")
+            out[name.strip()] = float(value)
+    except ValueError:
+        raise InputError(f"--epochs must be N or MODEL=N,..., got {text!r}") from None
+    if any(v <= 0 for v in out.values()):
+        raise InputError("--epochs must be positive")
+    return out
 
 
 def parse_models(text: str) -> dict[str, list[str]]:
@@ -105,7 +126,8 @@ def sweep(spec: SweepSpec, out_dir: str | os.PathLike, *, quiet: bool = True) ->
 
         def run(curve: str, label: str) -> RdPoint:
             path = out / "points" / f"{curve}__{label}.json"
-            key = hashlib.sha256(f"{base}|{curve}|{label}".encode()).hexdigest()
+            extra = "" if curve in spec.anchors else f"|epochs={spec.epochs_of(curve)}"
+            key = hashlib.sha256(f"{base}|{curve}|{label}{extra}".encode()).hexdigest()
             point = _load_point(path, key)
             if point is None:
                 point = (
@@ -137,7 +159,7 @@ def _source_key(spec: SweepSpec, frames: np.ndarray) -> str:
     """What every cached point depends on besides its curve and label (not the code version:
     delete the directory to re-measure after changing nircodec)."""
     digest = hashlib.sha256(frames.tobytes()).hexdigest()
-    return f"{digest}|{spec.epochs}|{spec.seed}|{frames.shape}"
+    return f"{digest}|{spec.seed}|{frames.shape}"
 
 
 def _load_point(path: Path, key: str) -> RdPoint | None:
@@ -191,7 +213,9 @@ def _inr_point(spec: SweepSpec, clip, model: str, size: str, out: Path) -> RdPoi
     from codec.api import decode_video, encode_clip
 
     path = out / f"{model}-{size}.nirc"
-    result = encode_clip(clip, path, size=size, epochs=spec.epochs, seed=spec.seed)
+    result = encode_clip(
+        clip, path, model=model, size=size, epochs=spec.epochs_of(model), seed=spec.seed
+    )
     t0 = time.perf_counter()
     decoded = decode_video(path)
     dec = time.perf_counter() - t0
@@ -272,7 +296,11 @@ def _describe(name: str, spec: SweepSpec) -> str:
         enc, opts = ANCHORS[name]
         preset = opts.get("preset", "")
         return f"FFmpeg {enc} preset {preset}, yuv420p, CRF ladder; bytes = packet sizes"
-    return f"nircodec {name}, {spec.epochs} epochs, seed {spec.seed}; bytes = .nirc file size"
+    unit = "pixel passes" if name == "hashgrid" else "epochs"
+    return (
+        f"nircodec {name}, {spec.epochs_of(name):g} {unit}, seed {spec.seed}; "
+        "bytes = .nirc file size"
+    )
 
 
 def _csv(rows: list[dict]) -> str:

@@ -18,7 +18,7 @@ from codec.container.format import CodecId
 from codec.errors import ContainerError
 
 # Modules whose import registers codecs; missing optional ones are skipped.
-BUILTIN_MODULES = ("codec.tensors", "codec.video.hnerv_codec")
+BUILTIN_MODULES = ("codec.tensors", "codec.video.hnerv_codec", "codec.video.hashgrid_codec")
 
 
 class Codec(Protocol):

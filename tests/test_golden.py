@@ -18,12 +18,14 @@ from tests.conftest import GOLDEN
 GOLDEN_FILES = sorted(GOLDEN.glob("*.nirc"))
 TENSOR_FILES = sorted(GOLDEN.glob("tensors-*.nirc"))
 HNERV_FILES = sorted(GOLDEN.glob("hnerv-*.nirc"))
+HASHGRID_FILES = sorted(GOLDEN.glob("hashgrid-*.nirc"))
 
 
 def test_golden_files_exist_for_current_version():
     assert GOLDEN_FILES, "no golden files"
     assert any(f"-v{VERSION[0]}.{VERSION[1]}" in p.name for p in TENSOR_FILES)
     assert any(f"-v{VERSION[0]}.{VERSION[1]}" in p.name for p in HNERV_FILES)
+    assert any(f"-v{VERSION[0]}.{VERSION[1]}" in p.name for p in HASHGRID_FILES)
 
 
 @pytest.mark.parametrize("path", TENSOR_FILES, ids=lambda p: p.name)
@@ -42,8 +44,8 @@ def test_golden_decodes_to_expected(path):
         assert hashlib.sha256(got.tobytes()).hexdigest() == want["sha256"], name
 
 
-@pytest.mark.parametrize("path", HNERV_FILES, ids=lambda p: p.name)
-def test_hnerv_golden_renders_expected_frames(path):
+@pytest.mark.parametrize("path", HNERV_FILES + HASHGRID_FILES, ids=lambda p: p.name)
+def test_video_golden_renders_expected_frames(path):
     from codec.api import decode_video
 
     expected = np.load(path.with_suffix(".npy"))

@@ -28,7 +28,7 @@ def test_ids_are_fixed_numbers():
         "HNERV": 2,
         "NIRVANA": 3,
         "PFNR": 4,
-        "HASHGRID_VIDEO": 5,
+        "HASHGRID": 5,
         "GRIDPULL": 16,
         "NEURAL_SDF": 17,
         "CSP": 18,

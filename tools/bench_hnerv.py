@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         anchors[-1],
         max_frames=args.frames,
         resize=args.resize,
-        epochs=args.epochs,
+        epochs={"hnerv": args.epochs},
     )
     points = sweep(spec, args.out, quiet=False)
     write_outputs(points, spec, args.out)

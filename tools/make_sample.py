@@ -58,6 +58,9 @@ def golden_bundle() -> TensorBundle:
     return TensorBundle(tensors, TensorsConfig(bits=8), meta={"golden": "tensors", "version": 1})
 
 
+VIDEO_GOLDEN = ("hnerv", "hashgrid")
+
+
 def make_sample(path: Path) -> int:
     bundle = TensorBundle.from_arrays(
         sample_arrays(), TensorsConfig(bits=8), meta={"sample": "decoder weights, 8 bit"}
@@ -66,14 +69,14 @@ def make_sample(path: Path) -> int:
     return write_container(path, bundle.codec_id, header, sections)
 
 
-def make_hnerv_golden(folder: Path) -> Path | None:
-    """A tiny HNeRV file and the frames it decodes to (stored as .npy)."""
-    from codec.video.hnerv_codec import HNeRVCodec
+def make_video_golden(folder: Path, codec: str) -> Path | None:
+    """A tiny file of a video codec (its ``example()``) and the frames it decodes to (.npy)."""
+    from codec import registry
 
-    path = folder / f"hnerv-v{VERSION[0]}.{VERSION[1]}.nirc"
+    path = folder / f"{codec}-v{VERSION[0]}.{VERSION[1]}.nirc"
     if path.exists():
         return None
-    model = HNeRVCodec.example()
+    model = registry.get(codec).cls.example()
     header, sections = model.to_container()
     write_container(path, model.codec_id, header, sections)
     np.save(path.with_suffix(".npy"), np.stack(list(model.render())))
@@ -113,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.golden:
         folder = ROOT / "tests" / "golden"
-        for made in (make_golden(folder), make_hnerv_golden(folder)):
+        for made in (make_golden(folder), *(make_video_golden(folder, c) for c in VIDEO_GOLDEN)):
             print(made or "exists, kept")
     else:
         path = ROOT / "assets" / "sample.nirc"

@@ -12,33 +12,49 @@ def add_parser(sub) -> None:
         "encode",
         parents=[common_parent(output=True, device=True, seed=True)],
         help="encode a video into a .nirc file",
-        description="Fit HNeRV to a video, quantize and entropy-code it into a .nirc file, then "
-        "decode that file and report bytes, bpp, PSNR and MS-SSIM measured on it.",
+        description="Fit a neural representation (HNeRV or a hash-grid field) to a video, "
+        "quantize and entropy-code it into a .nirc file, then decode that file and report "
+        "bytes, bpp, PSNR and MS-SSIM measured on it.",
     )
     p.add_argument("input", help="any video FFmpeg can read")
-    p.add_argument("--model", default="hnerv", choices=("hnerv",), help="codec (default hnerv)")
+    p.add_argument(
+        "--model",
+        default="hnerv",
+        choices=("hnerv", "hashgrid"),
+        help="hnerv (conv decoder + frame embeddings) or hashgrid (Instant-NGP-style field, "
+        "fast to encode); default hnerv",
+    )
     p.add_argument(
         "--size",
         default="0.1M",
-        help="parameter budget of decoder + embeddings, e.g. 0.1M, 50k (default 0.1M)",
+        help="parameter budget (decoder + embeddings, or grid + MLP), e.g. 0.1M, 50k "
+        "(default 0.1M)",
     )
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--epochs", type=int, default=300, help="training epochs (default 300)")
+    g.add_argument(
+        "--epochs",
+        type=float,
+        help="hnerv: training epochs (default 300); hashgrid: passes over all pixels (default 20)",
+    )
     g.add_argument(
         "--time-budget",
         type=float,
         metavar="SECONDS",
         help="train for this long instead of a number of epochs",
     )
-    p.add_argument("--bits", type=int, default=8, help="weight bit depth (default 8)")
-    p.add_argument("--embed-bits", type=int, default=6, help="embedding bit depth (default 6)")
+    p.add_argument(
+        "--bits",
+        type=int,
+        help="hnerv: weight bit depth (default 8); hashgrid: bit depth of the widest grid level, "
+        "the others share its step (default 6)",
+    )
+    p.add_argument("--embed-bits", type=int, help="hnerv: embedding bit depth (default 6)")
     p.add_argument(
         "--qat-epochs",
         type=int,
-        default=0,
-        help="quantization-aware fine-tuning epochs after training (default 0)",
+        help="hnerv: quantization-aware fine-tuning epochs after training (default 0)",
     )
-    p.add_argument("--loss", default="l2", choices=("l2", "l1+ssim"), help="training loss")
+    p.add_argument("--loss", choices=("l2", "l1+ssim"), help="hnerv: training loss (default l2)")
     p.add_argument("--start", type=int, default=0, help="first frame to use (default 0)")
     p.add_argument("--max-frames", type=int, help="use at most N frames")
     p.add_argument(
@@ -82,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
         result = encode_video(
             args.input,
             args.output,
+            model=args.model,
             size=args.size,
             epochs=args.epochs,
             time_budget=args.time_budget,

@@ -32,7 +32,11 @@ def add_parser(sub) -> None:
     p.add_argument("--resize", type=size_arg("--resize"), metavar="WxH")
     p.add_argument("--crop", type=size_arg("--crop"), metavar="WxH")
     p.add_argument("--max-frames", type=int)
-    p.add_argument("--epochs", type=int, default=300, help="training epochs of INR points")
+    p.add_argument(
+        "--epochs",
+        help="training epochs of INR points: N for every model or MODEL=N,... "
+        "(defaults: hnerv 300, hashgrid 20 pixel passes)",
+    )
     p.add_argument("--log-x", action="store_true", help="logarithmic bpp axis in rd.png")
     p.set_defaults(run=run)
 
@@ -42,18 +46,19 @@ def run(args: argparse.Namespace) -> int:
 
     from codec.cli.common import emit_json
     from codec.errors import InputError
-    from codec.rd import SweepSpec, parse_models, sweep, write_outputs
+    from codec.rd import SweepSpec, parse_epochs, parse_models, sweep, write_outputs
 
     anchors = [a.strip() for a in args.anchors.split(",") if a.strip()]
+    models = parse_models(args.models) if args.models else {}
     spec = SweepSpec(
         args.input,
-        parse_models(args.models) if args.models else {},
+        models,
         anchors,
         args.reference,
         args.max_frames,
         args.crop,
         args.resize,
-        args.epochs,
+        parse_epochs(args.epochs, models) if args.epochs else None,
         args.seed,
     )
     if os.path.exists(args.output) and not os.path.isdir(args.output):

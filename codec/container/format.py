@@ -32,7 +32,7 @@ class CodecId(enum.IntEnum):
     HNERV = 2
     NIRVANA = 3
     PFNR = 4
-    HASHGRID_VIDEO = 5
+    HASHGRID = 5
     GRIDPULL = 16
     NEURAL_SDF = 17
     CSP = 18

@@ -1,0 +1,102 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import codec
+from codec.container import ContainerReader
+from codec.errors import InputError
+from codec.metrics import psnr_per_frame
+from codec.video.hashgrid_codec import HashGridCodec, HashGridVideoConfig, plan_config
+from codec.video.io import read_video
+from tests.conftest import make_clip, run_cli
+
+FAST = {"model": "hashgrid", "size": "12k", "epochs": 30, "seed": 0, "device": "cpu"}
+
+
+@pytest.fixture(scope="module")
+def encoded(tiny_clip, tmp_path_factory):
+    out = tmp_path_factory.mktemp("hg") / "tiny.nirc"
+    return out, codec.encode_video(tiny_clip, out, **FAST)
+
+
+def test_roundtrip_measures_the_file(tiny_clip, encoded):
+    path, result = encoded
+    source = read_video(tiny_clip).frames
+    decoded = codec.decode_video(path)
+    assert decoded.shape == source.shape and decoded.dtype == np.uint8
+    assert result.bytes == path.stat().st_size
+    assert result.psnr == pytest.approx(float(psnr_per_frame(source, decoded).mean()), abs=1e-9)
+    assert result.params <= 12_000
+    with ContainerReader(path) as r:
+        assert r.header["codec"] == "hashgrid"
+
+
+def test_training_helps(tiny_clip, encoded, tmp_path):
+    _, trained = encoded
+    short = codec.encode_video(tiny_clip, tmp_path / "s.nirc", **{**FAST, "epochs": 0.5})
+    assert trained.psnr > short.psnr + 3 and trained.psnr > 20
+
+
+def test_seed_makes_encodes_repeatable(tiny_clip, tmp_path):
+    opts = {**FAST, "epochs": 3}
+    a = codec.encode_video(tiny_clip, tmp_path / "a.nirc", **opts)
+    b = codec.encode_video(tiny_clip, tmp_path / "b.nirc", **opts)
+    assert (tmp_path / "a.nirc").read_bytes() == (tmp_path / "b.nirc").read_bytes()
+    assert a.psnr == b.psnr
+
+
+def test_frame_range_and_odd_size(tmp_path):
+    clip = make_clip(tmp_path / "odd.mp4", 37, 21, 5)
+    out = tmp_path / "odd.nirc"
+    result = codec.encode_video(clip, out, **{**FAST, "size": "6k", "epochs": 2})
+    assert (result.width, result.height, result.frames) == (37, 21, 5)
+    full = codec.decode_video(out)
+    np.testing.assert_array_equal(codec.decode_video(out, frames=slice(1, 4)), full[1:4])
+
+
+def test_planner_fits_budget_and_grows_with_it():
+    small, big = plan_config(320, 136, 50_000), plan_config(320, 136, 400_000)
+    assert small.n_params() <= 50_000 < big.n_params() <= 400_000
+    assert big.log2_hashmap_size > small.log2_hashmap_size
+    with pytest.raises(ValueError):
+        plan_config(320, 136, 100)
+
+
+def test_example_roundtrip_and_config_validation(tmp_path):
+    ex = HashGridCodec.example()
+    from codec.container import write_container
+
+    header, sections = ex.to_container()
+    write_container(tmp_path / "e.nirc", ex.codec_id, header, sections)
+    frames = codec.decode_video(tmp_path / "e.nirc")
+    np.testing.assert_array_equal(frames, np.stack(list(ex.render())))
+    # a header whose config does not match the tensors is a container error, not a crash
+    header["config"]["log2_hashmap_size"] = 7
+    write_container(tmp_path / "bad.nirc", ex.codec_id, header, sections)
+    r = run_cli("decode", str(tmp_path / "bad.nirc"), "-o", str(tmp_path / "bad"))
+    assert r.returncode == 1 and r.stderr.startswith("nircodec: error:")
+
+
+def test_grid_is_the_tcnn_layout():
+    cfg = HashGridVideoConfig(n_levels=4, log2_hashmap_size=8, base_resolution=4)
+    from codec.video.hashgrid_codec import VideoField
+
+    field = VideoField(cfg, backend="torch")
+    assert field.grid.params.numel() == cfg.grid().n_params
+    assert field(torch.rand(5, 3)).shape == (5, 3)
+
+
+def test_cli_hashgrid_and_hnerv_only_options(tiny_clip, tmp_path):
+    out = tmp_path / "c.nirc"
+    r = run_cli("encode", str(tiny_clip), "-o", str(out), "--model", "hashgrid", "--size",
+                "8k", "--epochs", "2", "--quiet", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["bytes"] == out.stat().st_size
+    r = run_cli("encode", str(tiny_clip), "-o", str(tmp_path / "d.nirc"), "--model", "hashgrid",
+                "--embed-bits", "4")
+    assert r.returncode == 1 and "HNeRV options" in r.stderr
+    assert not (tmp_path / "d.nirc").exists()
+    with pytest.raises(InputError):
+        codec.encode_video(tiny_clip, tmp_path / "e.nirc", **{**FAST, "size": "50"})
