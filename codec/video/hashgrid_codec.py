@@ -46,7 +46,11 @@ class HashGridVideoConfig:
     time_scale: float = 4.0
     """Temporal cells per spatial cell at a level (see module docstring)."""
     n_neurons: int = 64
-    n_hidden_layers: int = 1
+    n_hidden_layers: int = 2
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.time_scale) and 0 < self.time_scale <= 1024):
+            raise ValueError(f"time_scale must be in (0, 1024], got {self.time_scale}")
 
     def grid(self) -> HashGridConfig:
         return HashGridConfig(3, self.n_levels, self.n_features_per_level,
@@ -70,7 +74,13 @@ class HashGridVideoConfig:
 
 def plan_config(width: int, height: int, target: int, **overrides: Any) -> HashGridVideoConfig:
     """The largest table (and level count, 8–16) whose parameters fit ``target``; levels span
-    16 cells to one pixel (finest resolution = the longer side)."""
+    16 cells to one pixel (finest resolution = the longer side). The MLP gets a second hidden
+    layer when that costs at most 10 % of the budget: +0.5 dB on bikes at 200k, but on small
+    budgets the grid needs the parameters more (12k on a 48×32 clip: 23.0 → 17.3 dB)."""
+    if "n_hidden_layers" not in overrides:
+        deep = HashGridVideoConfig(n_hidden_layers=2).mlp_shapes()
+        cost = sum(r * c for r, c in deep) + 3 * 64  # upper bound over level counts
+        overrides = {**overrides, "n_hidden_layers": 2 if cost <= target // 10 else 1}
     best = None
     for log2 in range(4, 25):
         for levels in range(8, 17):
@@ -91,7 +101,8 @@ class FieldTrainOptions:
     """Passes over all pixels (random batches)."""
     time_budget: float | None = None
     batch: int = 1 << 16
-    lr: float = 1e-2
+    lr: float = 3e-2
+    """Adam, β = (0.9, 0.99), ε = 1e-15 (Instant-NGP's); cosine decay to 3 %."""
     bits: int = 6
     """Bit depth of the widest grid level; the others use the same step (``level_bits``)."""
     qat_fraction: float = 0.1
@@ -232,7 +243,7 @@ class HashGridCodec:
         from fractions import Fraction
 
         config = HashGridVideoConfig(n_levels=3, log2_hashmap_size=6, base_resolution=4,
-                                     per_level_scale=2.0, n_neurons=16)
+                                     per_level_scale=2.0, n_neurons=16, n_hidden_layers=1)
         torch.manual_seed(0)
         model = VideoField(config, backend="torch")
         with torch.no_grad():
