@@ -24,14 +24,13 @@ import torch
 from codec.container import ContainerReader, Section, SectionKind
 from codec.container.format import CodecId
 from codec.errors import ContainerError
-from codec.fields import FusedMLP, HashGrid, HashGridConfig, MLPConfig
+from codec.fields import FusedMLP, HashGrid, HashGridConfig, MLPConfig, hash_grid_encode
 from codec.fields.mlp import split_params
 from codec.quant import QuantizedTensor, fake_quantize, quantize, quantize_best
 from codec.registry import config_from_dict, register
 from codec.tensorpack import pack_tensors, unpack_tensors
 from codec.video.meta import VideoInfo
-
-Report = Any  # (fraction done, stats) -> None, as for HNeRV
+from codec.video.train import Report
 
 
 @dataclass(frozen=True)
@@ -128,15 +127,10 @@ class VideoField(torch.nn.Module):
         self.mlp = FusedMLP(config.mlp(), backend)
 
     def forward(self, coords: torch.Tensor, grid_params: torch.Tensor | None = None):
-        feats = self.grid(coords) if grid_params is None else _encode(self.grid, coords,
-                                                                       grid_params)
-        return self.mlp(feats)
-
-
-def _encode(grid: HashGrid, coords: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
-    from codec.fields import hash_grid_encode
-
-    return hash_grid_encode(coords, params, grid.config)
+        """``grid_params`` replaces the table (e.g. by its fake-quantized version, torch path)."""
+        if grid_params is None:
+            return self.mlp(self.grid(coords))
+        return self.mlp(hash_grid_encode(coords, grid_params, self.grid.config))
 
 
 def pixel_coords(idx: torch.Tensor, video: VideoInfo, time_scale: float) -> torch.Tensor:
