@@ -94,6 +94,9 @@ def test_cli_hashgrid_and_hnerv_only_options(tiny_clip, tmp_path):
                 "8k", "--epochs", "2", "--quiet", "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["bytes"] == out.stat().st_size
+    r = run_cli("decode", str(out), "-o", str(tmp_path / "frames"), "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert len(list((tmp_path / "frames").glob("*.png"))) == 8
     r = run_cli("encode", str(tiny_clip), "-o", str(tmp_path / "d.nirc"), "--model", "hashgrid",
                 "--embed-bits", "4")
     assert r.returncode == 1 and "HNeRV options" in r.stderr
