@@ -74,6 +74,9 @@ def parse_epochs(text: str, models) -> dict[str, float]:
             out[name.strip()] = float(value)
     except ValueError:
         raise InputError(f"--epochs must be N or MODEL=N,..., got {text!r}") from None
+    unknown = sorted(set(out) - set(models))
+    if unknown:
+        raise InputError(f"--epochs names {', '.join(unknown)}, not among --models")
     if any(v <= 0 for v in out.values()):
         raise InputError("--epochs must be positive")
     return out
@@ -126,7 +129,7 @@ def sweep(spec: SweepSpec, out_dir: str | os.PathLike, *, quiet: bool = True) ->
 
         def run(curve: str, label: str) -> RdPoint:
             path = out / "points" / f"{curve}__{label}.json"
-            extra = "" if curve in spec.anchors else f"|epochs={spec.epochs_of(curve)}"
+            extra = "" if curve in spec.anchors else f"|epochs={float(spec.epochs_of(curve)):g}"
             key = hashlib.sha256(f"{base}|{curve}|{label}{extra}".encode()).hexdigest()
             point = _load_point(path, key)
             if point is None:

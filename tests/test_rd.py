@@ -57,6 +57,9 @@ def test_rd_bad_options(tiny_clip, tmp_path):
     assert r.returncode == 1 and r.stderr.startswith("nircodec: error:")
     r = run_cli("rd", str(tiny_clip), "-o", str(tmp_path / "o"), "--anchors", "mpeg2")
     assert r.returncode == 1 and "unknown anchor" in r.stderr
+    r = run_cli("rd", str(tiny_clip), "-o", str(tmp_path / "o"), "--models", "hnerv:5k",
+                "--epochs", "hashgrid=3")
+    assert r.returncode == 1 and "not among --models" in r.stderr
 
 
 def test_eval_identical_and_lpips_paths(tiny_clip, tmp_path):
