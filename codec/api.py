@@ -74,7 +74,7 @@ def encode_video(
     resize: tuple[int, int] | None = None,
     **options: Any,
 ) -> EncodeResult:
-    """Fit HNeRV to a video file, write ``output`` (.nirc), decode it back and measure it.
+    """Fit a model to a video file, write ``output`` (.nirc), decode it back and measure it.
 
     ``options`` are those of :func:`encode_clip` (size, epochs, time_budget, bits, ...).
     """
@@ -88,8 +88,18 @@ def encode_video(
 
 
 MODELS = ("hnerv", "hashgrid")
-DEFAULT_EPOCHS = {"hnerv": 300, "hashgrid": 20}
-DEFAULT_BITS = {"hnerv": 8, "hashgrid": 6}
+
+
+def model_defaults(model: str) -> tuple[float, int]:
+    """(epochs, bits) a model trains with when they are not given: the defaults of its training
+    options dataclass, so they are written down once."""
+    if model == "hnerv":
+        from codec.video.train import TrainOptions
+
+        return TrainOptions.epochs, TrainOptions.weight_bits
+    from codec.video.hashgrid_codec import FieldTrainOptions
+
+    return FieldTrainOptions.epochs, FieldTrainOptions.bits
 
 
 def encode_clip(
@@ -126,8 +136,9 @@ def encode_clip(
     if model not in MODELS:
         raise InputError(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
     target = parse_count(size)
-    epochs = DEFAULT_EPOCHS[model] if epochs is None else epochs
-    bits = DEFAULT_BITS[model] if bits is None else bits
+    default_epochs, default_bits = model_defaults(model)
+    epochs = default_epochs if epochs is None else epochs
+    bits = default_bits if bits is None else bits
     if not 2 <= bits <= 16:
         raise InputError("--bits must be in 2..16")
     _check_output(output)
@@ -171,23 +182,21 @@ def _fit_hnerv(clip, target, epochs, time_budget, bits, embed_bits, qat_epochs, 
     from codec.video.hnerv_codec import HNeRVCodec
     from codec.video.train import TrainOptions
 
-    embed_bits = 6 if embed_bits is None else embed_bits
-    if not 2 <= embed_bits <= 16:
-        raise InputError("--embed-bits must be in 2..16")
     if epochs != int(epochs):
         raise InputError("--epochs must be a whole number for hnerv")
+    given = {"loss": loss, "qat_epochs": qat_epochs, "embed_bits": embed_bits}
     try:
         opts = TrainOptions(
             epochs=int(epochs),
             time_budget=time_budget,
-            loss=loss or "l2",
-            qat_epochs=qat_epochs or 0,
             weight_bits=bits,
-            embed_bits=embed_bits,
             seed=seed,
+            **{k: v for k, v in given.items() if v is not None},
         )
     except ValueError as exc:
         raise InputError(str(exc)) from None
+    if not 2 <= opts.embed_bits <= 16:
+        raise InputError("--embed-bits must be in 2..16")
     t, h, w, _ = clip.frames.shape
     strides, embed_hw = plan_strides(w, h, target)
     config = solve_channels(HNeRVConfig(strides=strides, embed_hw=embed_hw), t, target)

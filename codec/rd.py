@@ -58,9 +58,9 @@ class SweepSpec:
     seed: int = 0
 
     def epochs_of(self, model: str) -> float:
-        from codec.api import DEFAULT_EPOCHS
+        from codec.api import model_defaults
 
-        return (self.epochs or {}).get(model, DEFAULT_EPOCHS[model])
+        return (self.epochs or {}).get(model, model_defaults(model)[0])
 
 
 def parse_epochs(text: str, models) -> dict[str, float]:

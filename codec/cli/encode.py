@@ -17,10 +17,12 @@ def add_parser(sub) -> None:
         "bytes, bpp, PSNR and MS-SSIM measured on it.",
     )
     p.add_argument("input", help="any video FFmpeg can read")
+    from codec.api import MODELS
+
     p.add_argument(
         "--model",
         default="hnerv",
-        choices=("hnerv", "hashgrid"),
+        choices=MODELS,
         help="hnerv (conv decoder + frame embeddings) or hashgrid (Instant-NGP-style field, "
         "fast to encode); default hnerv",
     )

@@ -46,10 +46,14 @@ def tcnn_available() -> bool:
     return _tcnn() is not None
 
 
-def resolve_backend(backend: str, device: torch.device) -> str:
-    """"auto" → "tcnn" when tinycudann imports and the tensors are on CUDA, else "torch"."""
+def _check_backend(backend: str) -> None:
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose from {BACKENDS}")
+
+
+def resolve_backend(backend: str, device: torch.device) -> str:
+    """"auto" → "tcnn" when tinycudann imports and the tensors are on CUDA, else "torch"."""
+    _check_backend(backend)
     if backend == "auto":
         return "tcnn" if device.type == "cuda" and tcnn_available() else "torch"
     if backend == "tcnn" and (device.type != "cuda" or not tcnn_available()):
@@ -62,8 +66,7 @@ class _Field(nn.Module):
 
     def __init__(self, n_params: int, init: torch.Tensor, backend: str) -> None:
         super().__init__()
-        if backend not in BACKENDS:
-            raise ValueError(f"unknown backend {backend!r}; choose from {BACKENDS}")
+        _check_backend(backend)
         if init.numel() != n_params:
             raise ValueError(f"expected {n_params} parameters, got {init.numel()}")
         self.backend = backend

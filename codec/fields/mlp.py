@@ -10,7 +10,7 @@ the function; the padding is still stored so a parameter vector moves between ba
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -64,8 +64,6 @@ class MLPConfig:
             "n_hidden_layers": self.n_hidden_layers,
         }
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def split_params(params: torch.Tensor, cfg: MLPConfig) -> list[torch.Tensor]:

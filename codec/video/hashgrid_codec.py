@@ -192,7 +192,7 @@ class HashGridCodec:
             coords = pixel_coords(idx, video, config.time_scale)
             grid_params = model.grid.params
             if progress >= 1.0 - opts.qat_fraction:
-                grid_params = _fake_quant_levels(grid_params, config, opts.bits)
+                grid_params = _fake_quant_levels(grid_params, model.grid.config, opts.bits)
             pred = model(coords, grid_params)
             loss = torch.nn.functional.mse_loss(pred, target[idx].float() / 255.0)
             optim.zero_grad(set_to_none=True)
@@ -281,10 +281,11 @@ class HashGridCodec:
                 yield frame.cpu().numpy()
 
 
-def _level_views(params: torch.Tensor, config: HashGridVideoConfig) -> list[torch.Tensor]:
-    geo = config.grid().geometry
-    return [params[geo.level_slice(lv)].view(-1, config.n_features_per_level)
-            for lv in range(config.n_levels)]
+def _level_views(params: torch.Tensor, grid: HashGridConfig) -> list[torch.Tensor]:
+    """The flat table as one (entries, F) view per level."""
+    geo = grid.geometry  # cached on the model's config: no recomputation per training step
+    return [params[geo.level_slice(lv)].view(-1, grid.n_features_per_level)
+            for lv in range(grid.n_levels)]
 
 
 def level_bits(levels: Sequence, bits: int) -> list[int]:
@@ -298,16 +299,16 @@ def level_bits(levels: Sequence, bits: int) -> list[int]:
     return [max(2, min(16, math.ceil(math.log2(r / step + 1)))) if r > 0 else 2 for r in ranges]
 
 
-def _fake_quant_levels(params: torch.Tensor, config: HashGridVideoConfig, bits: int):
+def _fake_quant_levels(params: torch.Tensor, grid: HashGridConfig, bits: int):
     """Straight-through quantization per level, with the steps the file will use."""
-    views = _level_views(params, config)
+    views = _level_views(params, grid)
     depths = level_bits([v.detach() for v in views], bits)
     return torch.cat([fake_quantize(v, b, None, "ste").reshape(-1)
                       for v, b in zip(views, depths, strict=True)])
 
 
 def _quantize(model: VideoField, config: HashGridVideoConfig, bits: int):
-    views = [v.detach().cpu().numpy() for v in _level_views(model.grid.params, config)]
+    views = [v.detach().cpu().numpy() for v in _level_views(model.grid.params, model.grid.config)]
     grid = {f"level{lv}": quantize(v, b)
             for lv, (v, b) in enumerate(zip(views, level_bits(views, bits), strict=True))}
     mats = split_params(model.mlp.params.detach().cpu(), config.mlp())
