@@ -210,6 +210,14 @@ def _try_params(lo: np.ndarray, hi: np.ndarray, levels: int, dtype) -> tuple:
     m = _round_down(lo, dtype)
     s = _round_up((hi - m.astype(np.float64)) / levels, dtype)
     top = m.astype(np.float64) + s.astype(np.float64) * levels
+    # hi - m can round away a tiny hi (e.g. hi = 1e-23, m = -117): widen the step until the
+    # top level reaches hi; a couple of ulps always suffice.
+    for _ in range(4):
+        short = top < hi
+        if not np.any(short):
+            break
+        s = np.where(short, np.nextafter(s, dtype(np.inf)), s).astype(dtype)
+        top = m.astype(np.float64) + s.astype(np.float64) * levels
     ok = np.all(np.isfinite(m)) and np.all(np.isfinite(s)) and np.all(top >= hi)
     if dtype is np.float16:
         # keep float16 only where its precision is not the limiting error

@@ -15,9 +15,11 @@ ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "golden"
 SAMPLE = ROOT / "assets" / "sample.nirc"
 
-settings.register_profile(
-    "default", deadline=None, max_examples=100, suppress_health_check=[HealthCheck.too_slow]
-)
+# "default" is derandomized so a CI run is reproducible; "stress" (HYPOTHESIS_PROFILE=stress)
+# draws many fresh random examples to hunt for new failures locally.
+_common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("default", max_examples=100, derandomize=True, **_common)
+settings.register_profile("stress", max_examples=20000, **_common)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 

@@ -121,3 +121,11 @@ def test_fake_quantize_modes():
     assert not torch.equal(noisy, x)
     with pytest.raises(ValueError):
         fake_quantize(x, 4, mode="round")
+
+
+def test_tiny_maximum_next_to_large_minimum():
+    # hi - lo rounds to -lo in float64; the step must still reach hi (found by hypothesis in CI)
+    x = np.float32([-117.0, 1.3049963e-23])
+    for bits in (2, 8):
+        q = quantize(x, bits)
+        _check_bound(x, q)
