@@ -18,7 +18,12 @@ from codec.container.format import CodecId
 from codec.errors import ContainerError
 
 # Modules whose import registers codecs; missing optional ones are skipped.
-BUILTIN_MODULES = ("codec.tensors", "codec.video.hnerv_codec", "codec.video.hashgrid_codec")
+BUILTIN_MODULES = (
+    "codec.tensors",
+    "codec.video.hnerv_codec",
+    "codec.video.hashgrid_codec",
+    "recon.surface_codec",  # by name only: codec never imports recon at module level
+)
 
 
 class Codec(Protocol):

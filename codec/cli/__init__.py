@@ -15,6 +15,7 @@ COMMANDS = (
     ("encode", "codec.cli.encode"),
     ("decode", "codec.cli.decode"),
     ("info", "codec.cli.info"),
+    ("mesh", "codec.cli.mesh"),
     ("eval", "codec.cli.eval"),
     ("rd", "codec.cli.rd"),
 )

@@ -6,31 +6,42 @@ import argparse
 
 from codec.cli.common import common_parent, emit_json, human_bytes, size_arg
 
+SURFACE_MODELS = ("gridpull", "sdf", "csp")  # recon.api.MODELS; recon is imported lazily
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "encode",
         parents=[common_parent(output=True, device=True, seed=True)],
-        help="encode a video into a .nirc file",
-        description="Fit a neural representation (HNeRV or a hash-grid field) to a video, "
-        "quantize and entropy-code it into a .nirc file, then decode that file and report "
-        "bytes, bpp, PSNR and MS-SSIM measured on it.",
+        help="encode a video or a point cloud into a .nirc file",
+        description="Video: fit a neural representation (HNeRV or a hash-grid field), quantize "
+        "and entropy-code it into a .nirc file, then decode that file and report bytes, bpp, "
+        "PSNR and MS-SSIM measured on it. Point cloud (.ply .pcd .xyz .npy): fit a surface "
+        "field (gridpull, sdf or csp) and store it with its normalisation; `nircodec decode` "
+        "turns the file into a mesh.",
     )
-    p.add_argument("input", help="any video FFmpeg can read")
+    p.add_argument("input", help="any video FFmpeg can read, or a point cloud")
     from codec.api import MODELS
 
     p.add_argument(
         "--model",
-        default="hnerv",
-        choices=MODELS,
-        help="hnerv (conv decoder + frame embeddings) or hashgrid (Instant-NGP-style field, "
-        "fast to encode); default hnerv",
+        choices=(*MODELS, *SURFACE_MODELS),
+        help="video: hnerv (conv decoder + frame embeddings, default) or hashgrid "
+        "(Instant-NGP-style field, fast to encode); point cloud: gridpull (distance grid, "
+        "default), sdf (hash-grid neural SDF) or csp (closest surface points, open surfaces)",
     )
     p.add_argument(
         "--size",
-        default="0.1M",
         help="parameter budget (decoder + embeddings, or grid + MLP), e.g. 0.1M, 50k "
-        "(default 0.1M)",
+        "(defaults: video 0.1M; gridpull 2M stored grid nodes; sdf and csp 200k)",
+    )
+    p.add_argument("--steps", type=int, help="surfaces: optimisation steps")
+    p.add_argument(
+        "--coord-quant",
+        type=int,
+        default=0,
+        metavar="N",
+        help="sdf: snap coordinates to an N-per-axis lattice before the grid (CQ-NIR); 0 = off",
     )
     g = p.add_mutually_exclusive_group()
     g.add_argument(
@@ -76,6 +87,20 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    if Path(args.input).suffix.lower() in (".ply", ".pcd", ".xyz", ".xyzn", ".pts", ".npy"):
+        return _run_surface(args)
+    if args.model in SURFACE_MODELS:
+        from codec.errors import InputError
+
+        raise InputError(f"--model {args.model} needs a point cloud (.ply .pcd .xyz .npy)")
+    if args.steps is not None or args.coord_quant:
+        from codec.errors import InputError
+
+        raise InputError("--steps and --coord-quant are point-cloud options")
+    args.model = args.model or "hnerv"
+    args.size = args.size or "0.1M"
     from codec.api import encode_video
     from codec.progress import progress
 
@@ -131,4 +156,41 @@ def run(args: argparse.Namespace) -> int:
         f"PSNR {result.psnr:.2f} dB, {result.ssim_kind.upper()} {result.ms_ssim:.4f} "
         f"(measured on frames decoded from the file); encoded in {result.encode_seconds:.1f} s"
     )
+    return 0
+
+
+def _run_surface(args: argparse.Namespace) -> int:
+    from codec.errors import InputError
+    from codec.progress import progress
+    from recon.api import encode_surface
+
+    model = args.model or "gridpull"
+    if model not in SURFACE_MODELS:
+        raise InputError(f"--model {model} encodes videos; for point clouds use "
+                         f"{', '.join(SURFACE_MODELS)}")
+    video_only = {"--epochs": args.epochs, "--embed-bits": args.embed_bits,
+                  "--qat-epochs": args.qat_epochs, "--loss": args.loss,
+                  "--max-frames": args.max_frames, "--crop": args.crop, "--resize": args.resize}
+    given = [k for k, v in video_only.items() if v is not None]
+    if given or args.start:
+        raise InputError(f"{', '.join(given) or '--start'}: video options, not for point clouds")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    with progress(total=100, desc=model, unit="%", quiet=args.quiet) as bar:
+
+        def report(fraction: float, stats: dict) -> None:
+            bar.update(round(max(0.0, min(100.0, fraction * 100)) - bar.n, 2))
+
+        result = encode_surface(args.input, args.output, model=model, size=args.size,
+                                bits=args.bits, seed=args.seed, coord_quant=args.coord_quant,
+                                steps=args.steps, time_budget=args.time_budget, report=report)
+        bar.update(100 - bar.n)
+    if args.json:
+        emit_json(result)
+    else:
+        print(f"{result['output']}: {model} field of {result['points']:,} points, "
+              f"{result['params']:,} parameters, {human_bytes(result['bytes'])}; "
+              f"encoded in {result['encode_seconds']:.1f} s")
     return 0

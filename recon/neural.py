@@ -1,0 +1,110 @@
+"""The neural surface field shared by the SDF and CSP methods: a tcnn-exact 3-D hash grid and a
+small bias-free MLP (``codec.fields``) over normalised coordinates, plus the coordinate
+quantization of CQ-NIR as an option.
+
+Coordinates: normalised points live in [-BOX, BOX]³ (``recon.meshing.BOX``); the grid sees
+``(x + BOX) / (2 BOX)`` in [0, 1]³. With ``coord_quant = N`` each coordinate is first snapped to
+the nearest node of an N-per-axis lattice over the box (no gradient flows through the snap).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from codec.fields import FusedMLP, HashGrid, HashGridConfig, MLPConfig, hash_grid_encode
+from recon.meshing import BOX
+
+
+@dataclass(frozen=True)
+class SurfaceFieldConfig:
+    """Architecture of a surface field (everything a decoder needs besides the tensors)."""
+
+    n_levels: int = 12
+    n_features_per_level: int = 2
+    log2_hashmap_size: int = 15
+    base_resolution: int = 16
+    per_level_scale: float = 1.37
+    n_neurons: int = 64
+    n_hidden_layers: int = 1
+    n_outputs: int = 1
+    """1: signed distance; 3: offset to the closest surface point (CSP)."""
+    sphere_prior: float = 0.0
+    """> 0: the output is added to ``‖x‖ − sphere_prior`` (SDF: the fit starts from a sphere)."""
+    coord_quant: int = 0
+    """CQ-NIR: snap coordinates to an N-per-axis lattice over the box first (0 = off)."""
+
+    def __post_init__(self) -> None:
+        if self.n_outputs not in (1, 3):
+            raise ValueError("n_outputs must be 1 or 3")
+        if not (0 <= self.coord_quant <= 1 << 20):
+            raise ValueError("coord_quant must be in 0..2**20")
+        if not (math.isfinite(self.sphere_prior) and 0 <= self.sphere_prior < 1):
+            raise ValueError("sphere_prior must be in [0, 1)")
+
+    def grid(self) -> HashGridConfig:
+        return HashGridConfig(3, self.n_levels, self.n_features_per_level,
+                              self.log2_hashmap_size, self.base_resolution, self.per_level_scale)
+
+    def mlp(self) -> MLPConfig:
+        return MLPConfig(self.n_levels * self.n_features_per_level, self.n_outputs,
+                         self.n_neurons, self.n_hidden_layers)
+
+    def mlp_shapes(self) -> list[tuple[int, int]]:
+        """Stored MLP matrices without tcnn's padded input columns / output rows."""
+        cfg = self.mlp()
+        shapes = list(cfg.shapes)
+        shapes[0] = (shapes[0][0], cfg.n_input_dims)
+        shapes[-1] = (cfg.n_output_dims, shapes[-1][1])
+        return shapes
+
+    def n_params(self) -> int:
+        return self.grid().n_params + sum(r * c for r, c in self.mlp_shapes())
+
+
+def plan_field(target: int, finest: int = 512, **overrides: Any) -> SurfaceFieldConfig:
+    """The largest table and level count (8–16) within ``target`` parameters; levels span 16 to
+    ``finest`` cells across the box."""
+    best = None
+    for log2 in range(8, 22):
+        for levels in range(8, 17):
+            pls = (finest / 16) ** (1 / (levels - 1))
+            cfg = SurfaceFieldConfig(n_levels=levels, log2_hashmap_size=log2,
+                                     per_level_scale=pls, **overrides)
+            n = cfg.n_params()
+            if n <= target and (best is None or n > best[0]):
+                best = (n, cfg)
+    if best is None:
+        raise ValueError(f"--size {target} is too small for a hash-grid field")
+    return best[1]
+
+
+class SurfaceField(torch.nn.Module):
+    """(n, 3) normalised points → (n, n_outputs)."""
+
+    def __init__(self, config: SurfaceFieldConfig, backend: str = "auto") -> None:
+        super().__init__()
+        self.config = config
+        self.grid = HashGrid(config.grid(), backend)
+        self.mlp = FusedMLP(config.mlp(), backend)
+
+    def unit(self, x: torch.Tensor) -> torch.Tensor:
+        """Grid input in [0, 1]³, snapped to the CQ-NIR lattice when configured."""
+        n = self.config.coord_quant
+        if n:
+            with torch.no_grad():
+                step = 2 * BOX / (n - 1)
+                x = torch.round((x + BOX) / step) * step - BOX
+        return ((x + BOX) / (2 * BOX)).clamp(0, 1)
+
+    def forward(self, x: torch.Tensor, grid_params: torch.Tensor | None = None) -> torch.Tensor:
+        u = self.unit(x)
+        feats = self.grid(u) if grid_params is None else hash_grid_encode(
+            u, grid_params, self.grid.config)
+        out = self.mlp(feats)
+        if self.config.sphere_prior > 0:
+            out = out + (x.norm(dim=1, keepdim=True) - self.config.sphere_prior)
+        return out
