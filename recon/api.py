@@ -23,7 +23,7 @@ from recon.pointcloud import Normalization, read_points, write_mesh
 
 METHODS = ("gridpull", "sdf", "csp", "poisson")
 MODELS = ("gridpull", "sdf", "csp")
-DEFAULT_SIZE = {"gridpull": "2M", "sdf": "200k", "csp": "200k"}
+DEFAULT_SIZE = {"gridpull": "2.1M", "sdf": "200k", "csp": "200k"}
 Report = Callable[[float, dict], None]
 
 
@@ -137,7 +137,7 @@ def encode_surface(points_path, output, *, model: str = "gridpull", size: str | 
                    steps: int | None = None, time_budget: float | None = None,
                    report: Report | None = None) -> dict[str, Any]:
     """Point cloud → fitted field → ``.nirc``. ``size``: parameter budget (gridpull: stored grid
-    nodes, resolution = ⌊size^⅓⌋; default 2M ≈ 126³)."""
+    nodes, resolution = ⌊size^⅓⌋; default 2.1M ≈ 128³)."""
     from codec.api import parse_count
     from codec.container import write_container
     from recon import surface_codec as sc
@@ -153,7 +153,7 @@ def encode_surface(points_path, output, *, model: str = "gridpull", size: str | 
     norm = Normalization.fit(pts)
     if model == "gridpull":
         if bits is not None:
-            raise InputError("--bits does not apply to gridpull (its step is 1/16 of a cell)")
+            raise InputError("--bits does not apply to gridpull (its step is 1/8 of a cell)")
         resolution = math.floor(round(target ** (1 / 3), 6))
         try:
             config = sc.GridCodecConfig(resolution=resolution)
@@ -170,20 +170,12 @@ def encode_surface(points_path, output, *, model: str = "gridpull", size: str | 
                                   coord_quant=coord_quant, steps=steps, time_budget=time_budget,
                                   report=report)
         cls = sc.NeuralSDFCodec if model == "sdf" else sc.CSPCodec
-        codec = cls.from_field(fitted, norm, bits=bits or 8, level=_level(model, fitted))
+        codec = cls.from_field(fitted, norm, bits=bits or 8)
     header, sections = codec.to_container()
     nbytes = write_container(output, codec.codec_id, header, sections)
     return {"input": os.fspath(points_path), "output": os.fspath(output), "model": model,
             "points": len(pts), "params": codec.params(), "bytes": nbytes,
             "encode_seconds": time.perf_counter() - t0, "fit": _jsonable(stats)}
-
-
-def _level(model: str, field) -> float:
-    if model == "csp":
-        from recon import csp
-
-        return float(getattr(csp, "default_level", lambda f: 0.0)(field))
-    return 0.0
 
 
 def read_surface(path):

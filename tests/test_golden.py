@@ -19,6 +19,7 @@ GOLDEN_FILES = sorted(GOLDEN.glob("*.nirc"))
 TENSOR_FILES = sorted(GOLDEN.glob("tensors-*.nirc"))
 HNERV_FILES = sorted(GOLDEN.glob("hnerv-*.nirc"))
 HASHGRID_FILES = sorted(GOLDEN.glob("hashgrid-*.nirc"))
+SURFACE_FILES = sorted(p for c in ("gridpull", "sdf", "csp") for p in GOLDEN.glob(f"{c}-*.nirc"))
 
 
 def test_golden_files_exist_for_current_version():
@@ -26,6 +27,8 @@ def test_golden_files_exist_for_current_version():
     assert any(f"-v{VERSION[0]}.{VERSION[1]}" in p.name for p in TENSOR_FILES)
     assert any(f"-v{VERSION[0]}.{VERSION[1]}" in p.name for p in HNERV_FILES)
     assert any(f"-v{VERSION[0]}.{VERSION[1]}" in p.name for p in HASHGRID_FILES)
+    for codec in ("gridpull", "sdf", "csp"):
+        assert any(p.name == f"{codec}-v{VERSION[0]}.{VERSION[1]}.nirc" for p in SURFACE_FILES)
 
 
 @pytest.mark.parametrize("path", TENSOR_FILES, ids=lambda p: p.name)
@@ -54,3 +57,14 @@ def test_video_golden_renders_expected_frames(path):
     # float convolution may differ in the last bit across CPUs: allow one level of rounding
     assert np.abs(frames.astype(int) - expected).max() <= 1
     assert np.mean(frames != expected) < 0.01
+
+
+@pytest.mark.parametrize("path", SURFACE_FILES, ids=lambda p: p.name)
+def test_surface_golden_meshes_as_expected(path):
+    from recon.api import read_surface
+
+    expected = np.load(path.with_suffix(".npz"))
+    v, f = read_surface(path).mesh(32)  # tools/make_sample.py SURFACE_GOLDEN_RESOLUTION
+    assert np.array_equal(f, expected["triangles"])
+    # the neural fields are float maths: allow last-bit differences across CPUs
+    assert np.allclose(v, expected["vertices"], atol=1e-5)

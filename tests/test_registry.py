@@ -30,7 +30,7 @@ def test_ids_are_fixed_numbers():
         "PFNR": 4,
         "HASHGRID": 5,
         "GRIDPULL": 16,
-        "NEURAL_SDF": 17,
+        "SDF": 17,
         "CSP": 18,
     }
     assert registry.get("tensors").codec_id == CodecId.TENSORS
@@ -62,3 +62,8 @@ def test_config_from_dict_rejects_unknown_fields():
         registry.config_from_dict(TensorsConfig, {"bits": 6, "extra": 1})
     with pytest.raises(ContainerError):
         registry.config_from_dict(TensorsConfig, {"bits": 99})
+
+
+def test_registered_names_match_the_format_table():
+    for entry in registry.entries():
+        assert CodecId(entry.codec_id).name.lower() == entry.name

@@ -57,16 +57,31 @@ def test_gridpull_fits_a_torus():
     assert m["normal_consistency"] > 0.95
 
 
-def test_sdf_fits_a_sphere_and_cq_nir_runs():
+def test_sdf_fits_a_sphere():
     pts = sphere_points(3000)
     norm = Normalization.fit(pts)
+    field, _ = sdf.fit(norm.apply(pts), sdf.SDFOptions(size=20_000, steps=200, batch=2048))
+    v, f = meshing.extract(sdf.sdf(field), 64)
     gv, gf = sphere_mesh()
-    for cq in (0, 1024):
-        field, _ = sdf.fit(norm.apply(pts), sdf.SDFOptions(size=20_000, steps=200, batch=2048,
-                                                           coord_quant=cq))
-        v, f = meshing.extract(sdf.sdf(field), 64)
-        m = mesh_metrics(gv, gf, norm.invert(v), f, n_samples=20_000)
-        assert m["cd_l1"] < 0.004, (cq, m)
+    m = mesh_metrics(gv, gf, norm.invert(v), f, n_samples=20_000)
+    assert m["cd_l1"] < 0.004, m
+
+
+def test_coord_quant_snaps_queries_to_the_lattice():
+    import torch
+
+    from recon.neural import SurfaceField, SurfaceFieldConfig
+
+    cfg = SurfaceFieldConfig(n_levels=4, log2_hashmap_size=10, coord_quant=101)
+    field = SurfaceField(cfg, backend="torch")
+    with torch.no_grad():
+        field.grid.params.normal_(0, 1)
+    step = 2 * meshing.BOX / 100
+    node = torch.tensor([[3 * step - meshing.BOX, -meshing.BOX, 50 * step - meshing.BOX]])
+    jitter = (torch.rand(64, 3) - 0.5) * 0.9 * step
+    with torch.no_grad():
+        assert torch.equal(field(node + jitter), field(node).expand(64, -1))
+        assert not torch.equal(field(node), field(node + step))
 
 
 def test_points_to_nirc_to_mesh_in_the_input_frame(tmp_path):

@@ -1,6 +1,7 @@
 """Make the sample containers the project ships: assets/sample.nirc and the golden test file.
 
 python tools/make_sample.py            # assets/sample.nirc
+python tools/make_sample.py --cloud    # assets/sample_cloud.ply (points on a trefoil tube)
 python tools/make_sample.py --golden   # tests/golden/tensors-v1.0.nirc + .json (only when
                                        # the container version changes: golden files are
                                        # never regenerated for an existing version)
@@ -59,6 +60,8 @@ def golden_bundle() -> TensorBundle:
 
 
 VIDEO_GOLDEN = ("hnerv", "hashgrid")
+SURFACE_GOLDEN = ("gridpull", "sdf", "csp")
+SURFACE_GOLDEN_RESOLUTION = 32
 
 
 def make_sample(path: Path) -> int:
@@ -81,6 +84,45 @@ def make_video_golden(folder: Path, codec: str) -> Path | None:
     write_container(path, model.codec_id, header, sections)
     np.save(path.with_suffix(".npy"), np.stack(list(model.render())))
     return path
+
+
+def make_surface_golden(folder: Path, codec: str) -> Path | None:
+    """A tiny file of a surface codec (its ``example()``) and the mesh it decodes to (.npz)."""
+    from codec import registry
+
+    path = folder / f"{codec}-v{VERSION[0]}.{VERSION[1]}.nirc"
+    if path.exists():
+        return None
+    model = registry.get(codec).cls.example()
+    header, sections = model.to_container()
+    write_container(path, model.codec_id, header, sections)
+    v, f = model.mesh(SURFACE_GOLDEN_RESOLUTION)
+    np.savez_compressed(path.with_suffix(".npz"), vertices=v, triangles=f)
+    return path
+
+
+def make_cloud(path: Path, n: int = 8000) -> int:
+    """Points (no normals) on a tube around a trefoil knot: a closed genus-1 surface with thin
+    parts, made here so the repository carries no third-party data."""
+    rng = np.random.default_rng(0)
+    t = np.sort(rng.uniform(0, 2 * np.pi, 4 * n))
+    knot = np.stack([np.sin(t) + 2 * np.sin(2 * t), np.cos(t) - 2 * np.cos(2 * t),
+                     -np.sin(3 * t)], 1)
+    tangent = np.gradient(knot, t, axis=0)
+    tangent /= np.linalg.norm(tangent, axis=1, keepdims=True)
+    side = np.cross(tangent, [0.0, 0.0, 1.0])
+    side /= np.linalg.norm(side, axis=1, keepdims=True)
+    up = np.cross(tangent, side)
+    a = rng.uniform(0, 2 * np.pi, len(t))
+    pts = knot + 0.45 * (np.cos(a)[:, None] * side + np.sin(a)[:, None] * up)
+    # keep n points, thinned by the local speed so the density is (close to) uniform by area
+    speed = np.linalg.norm(np.gradient(knot, t, axis=0), axis=1)
+    keep = rng.choice(len(pts), n, replace=False, p=speed / speed.sum())
+    head = ("ply\nformat binary_little_endian 1.0\n"
+            f"element vertex {n}\nproperty float x\nproperty float y\nproperty float z\n"
+            "end_header\n")
+    path.write_bytes(head.encode("ascii") + pts[keep].astype("<f4").tobytes())
+    return path.stat().st_size
 
 
 def make_golden(folder: Path) -> Path | None:
@@ -113,10 +155,19 @@ def make_golden(folder: Path) -> Path | None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--golden", action="store_true", help="write the golden test file instead")
+    ap.add_argument("--cloud", action="store_true", help="write assets/sample_cloud.ply instead")
     args = ap.parse_args(argv)
-    if args.golden:
+    if args.cloud:
+        path = ROOT / "assets" / "sample_cloud.ply"
+        print(f"{path}: {make_cloud(path)} bytes")
+    elif args.golden:
         folder = ROOT / "tests" / "golden"
-        for made in (make_golden(folder), *(make_video_golden(folder, c) for c in VIDEO_GOLDEN)):
+        made_files = (
+            make_golden(folder),
+            *(make_video_golden(folder, c) for c in VIDEO_GOLDEN),
+            *(make_surface_golden(folder, c) for c in SURFACE_GOLDEN),
+        )
+        for made in made_files:
             print(made or "exists, kept")
     else:
         path = ROOT / "assets" / "sample.nirc"

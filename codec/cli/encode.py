@@ -33,7 +33,7 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--size",
         help="parameter budget (decoder + embeddings, or grid + MLP), e.g. 0.1M, 50k "
-        "(defaults: video 0.1M; gridpull 2M stored grid nodes; sdf and csp 200k)",
+        "(defaults: video 0.1M; gridpull 2.1M stored grid nodes, i.e. 128³; sdf and csp 200k)",
     )
     p.add_argument("--steps", type=int, help="surfaces: optimisation steps")
     p.add_argument(

@@ -34,7 +34,7 @@ class CodecId(enum.IntEnum):
     PFNR = 4
     HASHGRID = 5
     GRIDPULL = 16
-    NEURAL_SDF = 17
+    SDF = 17
     CSP = 18
 
 
