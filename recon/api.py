@@ -80,8 +80,10 @@ def fit_field(method: str, points: np.ndarray, *, seed: int = 0, size: int | Non
     raise InputError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
 
 
-def mesh_of(method: str, fitted, resolution: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """Mesh (normalised frame) of a fitted field."""
+def mesh_of(method: str, fitted, resolution: int | None, points: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Mesh (normalised frame) of a fitted field; csp uses the normalised ``points`` to choose
+    its shell distance (``recon.csp.fitted_level``)."""
     from recon import meshing
 
     if method == "gridpull":
@@ -96,7 +98,8 @@ def mesh_of(method: str, fitted, resolution: int | None) -> tuple[np.ndarray, np
         return meshing.extract(sdf(fitted), resolution or 256)
     from recon import csp
 
-    return csp.mesh(fitted, resolution or 256)
+    level = None if points is None else csp.fitted_level(fitted, points, resolution or 256)
+    return csp.mesh(fitted, resolution or 256, level=level)
 
 
 def reconstruct(points_path, output, *, method: str = "gridpull", resolution: int | None = None,
@@ -122,7 +125,7 @@ def reconstruct(points_path, output, *, method: str = "gridpull", resolution: in
         grid_res = resolution if method == "gridpull" else None
         fitted, stats = fit_field(method, norm.apply(pts), seed=seed, coord_quant=coord_quant,
                                   steps=steps, grid_resolution=grid_res, report=report)
-        v, f = mesh_of(method, fitted, resolution)
+        v, f = mesh_of(method, fitted, resolution, norm.apply(pts))
         if len(f) == 0:
             raise InputError("the fitted field has no surface inside the box (nothing to mesh)")
         v = norm.invert(v)
@@ -169,13 +172,21 @@ def encode_surface(points_path, output, *, model: str = "gridpull", size: str | 
         fitted, stats = fit_field(model, norm.apply(pts), seed=seed, size=target,
                                   coord_quant=coord_quant, steps=steps, time_budget=time_budget,
                                   report=report)
-        cls = sc.NeuralSDFCodec if model == "sdf" else sc.CSPCodec
-        codec = cls.from_field(fitted, norm, bits=bits or 8)
+        codec = (sc.NeuralSDFCodec if model == "sdf" else sc.CSPCodec).from_field(
+            fitted, norm, bits=bits or 8, level=_level(model, fitted, norm.apply(pts)))
     header, sections = codec.to_container()
     nbytes = write_container(output, codec.codec_id, header, sections)
     return {"input": os.fspath(points_path), "output": os.fspath(output), "model": model,
             "points": len(pts), "params": codec.params(), "bytes": nbytes,
             "encode_seconds": time.perf_counter() - t0, "fit": _jsonable(stats)}
+
+
+def _level(model: str, field, points: np.ndarray) -> float:
+    if model != "csp":
+        return 0.0
+    from recon import csp
+
+    return csp.fitted_level(field, points)
 
 
 def read_surface(path):

@@ -24,6 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from codec.errors import InputError  # noqa: E402
 from recon import api  # noqa: E402
 from recon.metrics import mesh_metrics, sample_surface  # noqa: E402
 from recon.pointcloud import Normalization, read_mesh  # noqa: E402
@@ -59,7 +60,7 @@ def run_one(gv, gf, pts, method: str, encode: bool, samples: int, tmp: Path) -> 
         row["bytes_kind"] = "draco q11"
         return [row]
     fitted, _ = api.fit_field(method, pts, seed=0)  # points are already normalised
-    v, f = api.mesh_of(method, fitted, None)
+    v, f = api.mesh_of(method, fitted, None, pts)
     seconds = time.perf_counter() - t0
     rows = [{"method": method, "seconds": seconds, "triangles": len(f),
              **score(gv, gf, v, f, samples)}]
@@ -69,14 +70,17 @@ def run_one(gv, gf, pts, method: str, encode: bool, samples: int, tmp: Path) -> 
             codec = sc.GridPullCodec.from_values(fitted, ident, sc.GridCodecConfig())
         else:
             cls = sc.NeuralSDFCodec if method == "sdf" else sc.CSPCodec
-            codec = cls.from_field(fitted, ident, bits=8)
+            codec = cls.from_field(fitted, ident, bits=8, level=api._level(method, fitted, pts))
         from codec.container import write_container
 
         path = tmp / f"{method}.nirc"
         header, sections = codec.to_container()
         nbytes = write_container(path, codec.codec_id, header, sections)
         t1 = time.perf_counter()
-        dv, df = api.decode_surface(path)
+        try:
+            dv, df = api.decode_surface(path)
+        except InputError:  # no surface: scored as a failure, not a crash
+            dv, df = np.zeros((0, 3)), np.zeros((0, 3), np.int64)
         rows.append({"method": f"{method}.nirc", "seconds": time.perf_counter() - t1,
                      "triangles": len(df), "bytes": nbytes, "bytes_kind": "nirc",
                      "params": codec.params(), **score(gv, gf, dv, df, samples)})
