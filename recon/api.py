@@ -161,7 +161,7 @@ def encode_surface(points_path, output, *, model: str = "gridpull", size: str | 
         try:
             config = sc.GridCodecConfig(resolution=resolution)
         except ValueError:
-            raise InputError(f"--size {target}: gridpull needs 8³..1024³ nodes") from None
+            raise InputError(f"--size {target}: gridpull stores 8³..512³ nodes") from None
         # fitted at twice the stored resolution (at most 256), then resampled: the stored
         # grid keeps the fit's accuracy without paying for its size
         fitted, stats = fit_field(model, norm.apply(pts), seed=seed, steps=steps,

@@ -29,7 +29,7 @@ from recon import meshing
 from recon.neural import SurfaceField, SurfaceFieldConfig
 from recon.pointcloud import Normalization
 
-MAX_RESOLUTION = 1024
+MAX_RESOLUTION = 512  # 134M nodes: ~2.5 GB while decoding
 
 
 @dataclass(frozen=True)
