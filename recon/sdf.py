@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -154,7 +154,3 @@ def sdf(field: SurfaceField) -> Callable[[np.ndarray], np.ndarray]:
             return field(torch.from_numpy(np.ascontiguousarray(p, np.float32)))[:, 0].numpy()
 
     return evaluate
-
-
-def with_coord_quant(opts: SDFOptions, n: int) -> SDFOptions:
-    return replace(opts, coord_quant=n)
