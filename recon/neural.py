@@ -53,16 +53,8 @@ class SurfaceFieldConfig:
         return MLPConfig(self.n_levels * self.n_features_per_level, self.n_outputs,
                          self.n_neurons, self.n_hidden_layers)
 
-    def mlp_shapes(self) -> list[tuple[int, int]]:
-        """Stored MLP matrices without tcnn's padded input columns / output rows."""
-        cfg = self.mlp()
-        shapes = list(cfg.shapes)
-        shapes[0] = (shapes[0][0], cfg.n_input_dims)
-        shapes[-1] = (cfg.n_output_dims, shapes[-1][1])
-        return shapes
-
     def n_params(self) -> int:
-        return self.grid().n_params + sum(r * c for r, c in self.mlp_shapes())
+        return self.grid().n_params + sum(r * c for r, c in self.mlp().stored_shapes)
 
 
 def plan_field(target: int, finest: int = 512, **overrides: Any) -> SurfaceFieldConfig:

@@ -145,14 +145,14 @@ class _NeuralSurfaceCodec:
     def __init__(self, config: SurfaceFieldConfig, normalization: Normalization,
                  grid: dict[str, QuantizedTensor], mlp: dict[str, QuantizedTensor],
                  level: float = 0.0) -> None:
-        check_field_tensors(self.name, config.grid(), config.mlp_shapes(), grid, mlp)
+        check_field_tensors(self.name, config.grid(), config.mlp(), grid, mlp)
         self.config, self.normalization, self.grid_q, self.mlp_q = config, normalization, grid, mlp
         self.level = float(level)
 
     @classmethod
     def from_field(cls, field: SurfaceField, normalization: Normalization, bits: int = 8,
                    level: float = 0.0):
-        grid, mlp = quantize_field(field.grid, field.mlp, field.config.mlp_shapes(), bits)
+        grid, mlp = quantize_field(field.grid, field.mlp, bits)
         return cls(field.config, normalization, grid, mlp, level)
 
     def params(self) -> int:

@@ -55,6 +55,15 @@ class MLPConfig:
     def n_params(self) -> int:
         return sum(r * c for r, c in self.shapes)
 
+    @property
+    def stored_shapes(self) -> list[tuple[int, int]]:
+        """The matrices as files store them: tcnn's padded input columns and output rows are
+        left out (a decoder fills them with zeros)."""
+        shapes = list(self.shapes)
+        shapes[0] = (shapes[0][0], self.n_input_dims)
+        shapes[-1] = (self.n_output_dims, shapes[-1][1])
+        return shapes
+
     def to_tcnn(self) -> dict[str, Any]:
         return {
             "otype": "FullyFusedMLP",

@@ -17,7 +17,7 @@ import torch
 from codec.errors import ContainerError
 from codec.fields import FusedMLP, HashGrid
 from codec.fields.hashgrid import HashGridConfig
-from codec.fields.mlp import split_params
+from codec.fields.mlp import MLPConfig, split_params
 from codec.quant import QuantizedTensor, fake_quantize, quantize, quantize_best
 
 MLP_BITS = 8
@@ -49,19 +49,19 @@ def fake_quantize_levels(params: torch.Tensor, grid: HashGridConfig, bits: int) 
                       for v, b in zip(views, depths, strict=True)])
 
 
-def quantize_field(grid: HashGrid, mlp: FusedMLP, mlp_shapes: Sequence[tuple[int, int]],
-                   bits: int) -> tuple[dict[str, QuantizedTensor], dict[str, QuantizedTensor]]:
+def quantize_field(grid: HashGrid, mlp: FusedMLP, bits: int
+                   ) -> tuple[dict[str, QuantizedTensor], dict[str, QuantizedTensor]]:
     """({"level{l}": ...}, {"w{i}": ...}) ready for ``pack_tensors``."""
     views = [v.detach().cpu().numpy() for v in level_views(grid.params, grid.config)]
     grid_q = {f"level{lv}": quantize(v, b)
               for lv, (v, b) in enumerate(zip(views, level_bits(views, bits), strict=True))}
     mats = split_params(mlp.params.detach().cpu(), mlp.config)
     mlp_q = {f"w{i}": quantize_best(m[:r, :c].numpy(), MLP_BITS)
-             for i, (m, (r, c)) in enumerate(zip(mats, mlp_shapes, strict=True))}
+             for i, (m, (r, c)) in enumerate(zip(mats, mlp.config.stored_shapes, strict=True))}
     return grid_q, mlp_q
 
 
-def check_field_tensors(name: str, grid: HashGridConfig, mlp_shapes: Sequence[tuple[int, int]],
+def check_field_tensors(name: str, grid: HashGridConfig, mlp: MLPConfig,
                         grid_q: dict[str, QuantizedTensor], mlp_q: dict[str, QuantizedTensor]):
     """ContainerError unless the tensors have exactly the configuration's shapes."""
     geo = grid.geometry
@@ -69,7 +69,7 @@ def check_field_tensors(name: str, grid: HashGridConfig, mlp_shapes: Sequence[tu
             for lv in range(grid.n_levels)}
     if {n: q.shape for n, q in grid_q.items()} != want:
         raise ContainerError(f"{name}: grid tensors do not match the configuration")
-    shapes = {f"w{i}": tuple(s) for i, s in enumerate(mlp_shapes)}
+    shapes = {f"w{i}": tuple(s) for i, s in enumerate(mlp.stored_shapes)}
     if {n: q.shape for n, q in mlp_q.items()} != shapes:
         raise ContainerError(f"{name}: MLP tensors do not match the configuration")
 

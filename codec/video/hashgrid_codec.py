@@ -64,16 +64,8 @@ class HashGridVideoConfig:
         return MLPConfig(self.n_levels * self.n_features_per_level, 3, self.n_neurons,
                          self.n_hidden_layers)
 
-    def mlp_shapes(self) -> list[tuple[int, int]]:
-        """Stored MLP matrices: tcnn's padded input columns / output rows are left out."""
-        cfg = self.mlp()
-        shapes = list(cfg.shapes)
-        shapes[0] = (shapes[0][0], cfg.n_input_dims)
-        shapes[-1] = (cfg.n_output_dims, shapes[-1][1])
-        return shapes
-
     def n_params(self) -> int:
-        return self.grid().n_params + sum(r * c for r, c in self.mlp_shapes())
+        return self.grid().n_params + sum(r * c for r, c in self.mlp().stored_shapes)
 
 
 def plan_config(width: int, height: int, target: int, **overrides: Any) -> HashGridVideoConfig:
@@ -82,7 +74,7 @@ def plan_config(width: int, height: int, target: int, **overrides: Any) -> HashG
     layer when that costs at most 10 % of the budget: +0.5 dB on bikes at 200k, but on small
     budgets the grid needs the parameters more (12k on a 48×32 clip: 23.0 → 17.3 dB)."""
     if "n_hidden_layers" not in overrides:
-        deep = HashGridVideoConfig(n_hidden_layers=2).mlp_shapes()
+        deep = HashGridVideoConfig(n_hidden_layers=2).mlp().stored_shapes
         cost = sum(r * c for r, c in deep) + 3 * 64  # upper bound over level counts
         overrides = {**overrides, "n_hidden_layers": 2 if cost <= target // 10 else 1}
     best = None
@@ -156,7 +148,7 @@ class HashGridCodec:
     def __init__(self, config: HashGridVideoConfig, video: VideoInfo,
                  grid: dict[str, QuantizedTensor], mlp: dict[str, QuantizedTensor]) -> None:
         self.config, self.video, self.grid_q, self.mlp_q = config, video, grid, mlp
-        check_field_tensors("hashgrid", config.grid(), config.mlp_shapes(), grid, mlp)
+        check_field_tensors("hashgrid", config.grid(), config.mlp(), grid, mlp)
 
     # -- encoding -----------------------------------------------------------------------
     @classmethod
@@ -205,7 +197,7 @@ class HashGridCodec:
                 loss_sum, loss_n = 0.0, 0
         stats = {"steps": step, "train_seconds": time.perf_counter() - start,
                  "epochs": step * batch / n_pix, "batch": batch}
-        grid_q, mlp_q = quantize_field(model.grid, model.mlp, config.mlp_shapes(), opts.bits)
+        grid_q, mlp_q = quantize_field(model.grid, model.mlp, opts.bits)
         return cls(config, video, grid_q, mlp_q), stats
 
     # -- container ----------------------------------------------------------------------
@@ -240,7 +232,7 @@ class HashGridCodec:
         model = VideoField(config, backend="torch")
         with torch.no_grad():
             model.grid.params.normal_(0, 0.1)
-        grid, mlp = quantize_field(model.grid, model.mlp, config.mlp_shapes(), 8)
+        grid, mlp = quantize_field(model.grid, model.mlp, 8)
         return cls(config, VideoInfo(15, 13, 3, Fraction(25)), grid, mlp)
 
     # -- decoding -----------------------------------------------------------------------
