@@ -80,7 +80,7 @@ def encode_video(
     """
     from codec.video.io import Geometry, read_video
 
-    _check_output(output)
+    check_output_path(output)
     clip = read_video(
         input, start=start, max_frames=max_frames, geometry=Geometry(crop=crop, resize=resize)
     )
@@ -141,7 +141,7 @@ def encode_clip(
     bits = default_bits if bits is None else bits
     if not 2 <= bits <= 16:
         raise InputError("--bits must be in 2..16")
-    _check_output(output)
+    check_output_path(output)
     t, h, w, _ = clip.frames.shape
     torch.set_num_threads(threads or os.cpu_count() or 1)
     seed_everything(seed)
@@ -256,10 +256,11 @@ def parse_range(text: str) -> slice:
         raise InputError(f"--frames must look like A:B, got {text!r}") from None
 
 
-def _check_output(output) -> None:
+def check_output_path(output) -> None:
+    """InputError unless ``output`` can be created: not a directory, in a writable folder."""
     folder = os.path.dirname(os.path.abspath(os.fspath(output)))
     if os.path.isdir(output):
-        raise InputError(f"{output}: is a directory (give a .nirc file path)")
+        raise InputError(f"{output}: is a directory (give a file path)")
     if not os.path.isdir(folder):
         raise InputError(f"output directory {folder!r} does not exist")
     if not os.access(folder, os.W_OK):

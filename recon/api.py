@@ -33,16 +33,12 @@ def _check_resolution(resolution: int | None) -> None:
 
 
 def _check_output(output, suffixes: tuple[str, ...]) -> None:
+    from codec.api import check_output_path
+
     out = os.fspath(output)
     if not out.lower().endswith(suffixes):
         raise InputError(f"{out!r}: the output must end with {' or '.join(suffixes)}")
-    folder = os.path.dirname(os.path.abspath(out))
-    if os.path.isdir(out):
-        raise InputError(f"{out!r} is a directory")
-    if not os.path.isdir(folder):
-        raise InputError(f"output directory {folder!r} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise InputError(f"output directory {folder!r} is not writable")
+    check_output_path(out)
 
 
 def fit_field(method: str, points: np.ndarray, *, seed: int = 0, size: int | None = None,
