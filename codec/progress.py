@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Callable, Iterator
 
 
 def progress(
@@ -31,3 +33,15 @@ def progress(
         leave=False,
         bar_format=fmt,
     )
+
+
+@contextlib.contextmanager
+def fraction_bar(desc: str, quiet: bool = False) -> Iterator[Callable[[float, dict], None]]:
+    """A percent bar driven by ``report(fraction, stats)`` callbacks; full when the block ends."""
+    with progress(total=100, desc=desc, unit="%", quiet=quiet) as bar:
+
+        def report(fraction: float, stats: dict | None = None) -> None:
+            bar.update(round(max(0.0, min(100.0, fraction * 100)) - bar.n, 2))
+
+        yield report
+        bar.update(100 - bar.n)

@@ -57,3 +57,13 @@ def size_arg(what: str):
             raise argparse.ArgumentTypeError(str(exc)) from None
 
     return parse
+
+
+def add_coord_quant(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--coord-quant",
+        type=int,
+        default=0,
+        metavar="N",
+        help="sdf: snap coordinates to an N-per-axis lattice before the grid (CQ-NIR); 0 = off",
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from codec.cli.common import common_parent, emit_json, human_bytes, size_arg
+from codec.cli.common import add_coord_quant, common_parent, emit_json, human_bytes, size_arg
 
 SURFACE_MODELS = ("gridpull", "sdf", "csp")  # recon.api.MODELS; recon is imported lazily
 
@@ -36,13 +36,7 @@ def add_parser(sub) -> None:
         "(defaults: video 0.1M; gridpull 2.1M stored grid nodes, i.e. 128³; sdf and csp 200k)",
     )
     p.add_argument("--steps", type=int, help="surfaces: optimisation steps")
-    p.add_argument(
-        "--coord-quant",
-        type=int,
-        default=0,
-        metavar="N",
-        help="sdf: snap coordinates to an N-per-axis lattice before the grid (CQ-NIR); 0 = off",
-    )
+    add_coord_quant(p)
     g = p.add_mutually_exclusive_group()
     g.add_argument(
         "--epochs",
@@ -161,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_surface(args: argparse.Namespace) -> int:
     from codec.errors import InputError
-    from codec.progress import progress
+    from codec.progress import fraction_bar
     from recon.api import encode_surface
 
     model = args.model or "gridpull"
@@ -178,15 +172,10 @@ def _run_surface(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    with progress(total=100, desc=model, unit="%", quiet=args.quiet) as bar:
-
-        def report(fraction: float, stats: dict) -> None:
-            bar.update(round(max(0.0, min(100.0, fraction * 100)) - bar.n, 2))
-
+    with fraction_bar(model, args.quiet) as report:
         result = encode_surface(args.input, args.output, model=model, size=args.size,
                                 bits=args.bits, seed=args.seed, coord_quant=args.coord_quant,
                                 steps=args.steps, time_budget=args.time_budget, report=report)
-        bar.update(100 - bar.n)
     if args.json:
         emit_json(result)
     else:

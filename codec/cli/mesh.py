@@ -8,7 +8,7 @@ METHODS = ("gridpull", "sdf", "csp", "poisson")  # recon.api.METHODS; recon load
 
 
 def add_parser(sub) -> None:
-    from codec.cli.common import common_parent
+    from codec.cli.common import add_coord_quant, common_parent
 
     p = sub.add_parser(
         "mesh",
@@ -29,35 +29,24 @@ def add_parser(sub) -> None:
         "for sdf and csp)",
     )
     p.add_argument("--steps", type=int, help="optimisation steps (default: the method's)")
-    p.add_argument(
-        "--coord-quant",
-        type=int,
-        default=0,
-        metavar="N",
-        help="sdf: snap coordinates to an N-per-axis lattice before the grid (CQ-NIR); 0 = off",
-    )
+    add_coord_quant(p)
     p.add_argument("--threads", type=int, help="CPU threads (default: all)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from codec.cli.common import emit_json
-    from codec.progress import progress
+    from codec.progress import fraction_bar
     from recon.api import reconstruct
 
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
-    with progress(total=100, desc=args.method, unit="%", quiet=args.quiet) as bar:
-
-        def report(fraction: float, stats: dict) -> None:
-            bar.update(round(max(0.0, min(100.0, fraction * 100)) - bar.n, 2))
-
+    with fraction_bar(args.method, args.quiet) as report:
         result = reconstruct(args.points, args.output, method=args.method,
                              resolution=args.resolution, seed=args.seed,
                              coord_quant=args.coord_quant, steps=args.steps, report=report)
-        bar.update(100 - bar.n)
     if args.json:
         emit_json(result)
     else:
