@@ -82,14 +82,18 @@ def stencil(q: np.ndarray, r: int, h: float) -> tuple[np.ndarray, np.ndarray, np
             np.stack(dw, 1).astype(np.float32))
 
 
-def signed_init(points: np.ndarray, resolution: int, spacing_hint: float) -> np.ndarray:
-    """(R, R, R) float32 first guess of the signed distance (see module docstring)."""
+def signed_init(tree: cKDTree, resolution: int) -> np.ndarray:
+    """(R, R, R) float32 first guess of the signed distance to the points of ``tree`` (see the
+    module docstring)."""
     rc = min(resolution, 128)  # the guess needs no more detail: it is refined by the fit
     axis, hc = lattice(rc)
-    radius = max(2.5 * hc, 1.5 * spacing_hint)
+    points = tree.data
+    # dilation that closes the gaps between neighbouring points (sparse clouds need wide ones)
+    gap = float(np.percentile(knn_distance(tree, points, 4), 95))
+    radius = max(2.5 * hc, 1.5 * gap)
     gx, gy, gz = np.meshgrid(axis, axis, axis, indexing="ij")
     nodes = np.stack([gx.ravel(), gy.ravel(), gz.ravel()], 1)
-    occ = (nearest(cKDTree(points), nodes)[0] <= radius).reshape((rc,) * 3)
+    occ = (nearest(tree, nodes)[0] <= radius).reshape((rc,) * 3)
     labels, _ = ndimage.label(~occ)
     border = np.unique(np.concatenate([
         labels[[0, -1]].ravel(), labels[:, [0, -1]].ravel(), labels[:, :, [0, -1]].ravel()]))
@@ -130,9 +134,7 @@ def fit(
     tree = cKDTree(points)
     pool = QueryPool.build(points, per_point=20, k=opts.sigma_k, sigma_max=opts.sigma_max,
                            seed=opts.seed, tree=tree)
-    # dilation that closes the gaps between neighbouring points (sparse clouds need wide ones)
-    gap = float(np.percentile(knn_distance(tree, points, 4), 95))
-    values = signed_init(points, r, gap)
+    values = signed_init(tree, r)
     # optimised nodes: the stencils of every query and target (nothing else gets a gradient)
     q_idx, q_w, q_dw = stencil(pool.queries, r, h)
     t_idx, t_w, t_dw = stencil(points, r, h)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy.spatial import cKDTree
 
 from recon.neural import SurfaceField, SurfaceFieldConfig, plan_field
 from recon.sampling import QueryPool
@@ -86,10 +87,11 @@ def fit(
     torch.manual_seed(opts.seed)
     config = config_for(opts)
     field = SurfaceField(config, backend="torch")
+    tree = cKDTree(points)
     pool = QueryPool.build(points, per_point=20, k=opts.sigma_k, sigma_max=opts.sigma_max,
-                           seed=opts.seed)
+                           seed=opts.seed, tree=tree)
     queries, targets = torch.from_numpy(pool.queries), torch.from_numpy(pool.targets)
-    guess = _first_guess(points, opts.seed)
+    guess = _first_guess(tree)
     optim = torch.optim.Adam(
         [{"params": [field.grid.params]}, {"params": [field.mlp.params], "weight_decay": 1e-6}],
         lr=opts.lr, betas=(0.9, 0.99), eps=1e-15)
@@ -135,14 +137,10 @@ def fit(
                    config.n_params(), **last}
 
 
-def _first_guess(points: np.ndarray, seed: int) -> Callable[[torch.Tensor], torch.Tensor]:
-    from scipy.spatial import cKDTree
-
+def _first_guess(tree: cKDTree) -> Callable[[torch.Tensor], torch.Tensor]:
     from recon.gridpull import grid_field, signed_init
-    from recon.sampling import knn_distance
 
-    gap = float(np.percentile(knn_distance(cKDTree(points), points, 4), 95))
-    field = grid_field(signed_init(points, 128, gap))
+    field = grid_field(signed_init(tree, 128))
     return lambda x: torch.from_numpy(field(x.numpy()).astype(np.float32))
 
 
