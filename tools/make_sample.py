@@ -72,32 +72,23 @@ def make_sample(path: Path) -> int:
     return write_container(path, bundle.codec_id, header, sections)
 
 
-def make_video_golden(folder: Path, codec: str) -> Path | None:
-    """A tiny file of a video codec (its ``example()``) and the frames it decodes to (.npy)."""
+def make_codec_golden(folder: Path, codec: str) -> Path | None:
+    """A tiny file of a codec (its ``example()``) and what it decodes to: frames (.npy) for
+    video codecs, a mesh at SURFACE_GOLDEN_RESOLUTION (.npz) for surface codecs."""
     from codec import registry
 
     path = folder / f"{codec}-v{VERSION[0]}.{VERSION[1]}.nirc"
     if path.exists():
         return None
-    model = registry.get(codec).cls.example()
+    entry = registry.get(codec)
+    model = entry.cls.example()
     header, sections = model.to_container()
     write_container(path, model.codec_id, header, sections)
-    np.save(path.with_suffix(".npy"), np.stack(list(model.render())))
-    return path
-
-
-def make_surface_golden(folder: Path, codec: str) -> Path | None:
-    """A tiny file of a surface codec (its ``example()``) and the mesh it decodes to (.npz)."""
-    from codec import registry
-
-    path = folder / f"{codec}-v{VERSION[0]}.{VERSION[1]}.nirc"
-    if path.exists():
-        return None
-    model = registry.get(codec).cls.example()
-    header, sections = model.to_container()
-    write_container(path, model.codec_id, header, sections)
-    v, f = model.mesh(SURFACE_GOLDEN_RESOLUTION)
-    np.savez_compressed(path.with_suffix(".npz"), vertices=v, triangles=f)
+    if entry.kind == "surface":
+        v, f = model.mesh(SURFACE_GOLDEN_RESOLUTION)
+        np.savez_compressed(path.with_suffix(".npz"), vertices=v, triangles=f)
+    else:
+        np.save(path.with_suffix(".npy"), np.stack(list(model.render())))
     return path
 
 
@@ -164,8 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         folder = ROOT / "tests" / "golden"
         made_files = (
             make_golden(folder),
-            *(make_video_golden(folder, c) for c in VIDEO_GOLDEN),
-            *(make_surface_golden(folder, c) for c in SURFACE_GOLDEN),
+            *(make_codec_golden(folder, c) for c in (*VIDEO_GOLDEN, *SURFACE_GOLDEN)),
         )
         for made in made_files:
             print(made or "exists, kept")
