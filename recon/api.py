@@ -150,6 +150,8 @@ def encode_surface(points_path, output, *, model: str = "gridpull", size: str | 
     t0 = time.perf_counter()
     pts = read_points(points_path)
     norm = Normalization.fit(pts)
+    unit = norm.apply(pts)
+    config = None
     if model == "gridpull":
         if bits is not None:
             raise InputError("--bits does not apply to gridpull (its step is 1/8 of a cell)")
@@ -160,16 +162,14 @@ def encode_surface(points_path, output, *, model: str = "gridpull", size: str | 
             raise InputError(f"--size {target}: gridpull stores 8³..512³ nodes") from None
         # fitted at twice the stored resolution (at most 256), then resampled: the stored
         # grid keeps the fit's accuracy without paying for its size
-        fitted, stats = fit_field(model, norm.apply(pts), seed=seed, steps=steps,
+        fitted, stats = fit_field(model, unit, seed=seed, steps=steps,
                                   time_budget=time_budget, report=report,
                                   grid_resolution=max(resolution, min(256, 2 * resolution)))
-        codec = sc.GridPullCodec.from_values(fitted, norm, config)
     else:
-        fitted, stats = fit_field(model, norm.apply(pts), seed=seed, size=target,
+        fitted, stats = fit_field(model, unit, seed=seed, size=target,
                                   coord_quant=coord_quant, steps=steps, time_budget=time_budget,
                                   report=report)
-        codec = (sc.NeuralSDFCodec if model == "sdf" else sc.CSPCodec).from_field(
-            fitted, norm, bits=bits or 8, level=_level(model, fitted, norm.apply(pts)))
+    codec = codec_of(model, fitted, norm, unit, grid_config=config, bits=bits or 8)
     header, sections = codec.to_container()
     nbytes = write_container(output, codec.codec_id, header, sections)
     return {"input": os.fspath(points_path), "output": os.fspath(output), "model": model,
@@ -177,12 +177,20 @@ def encode_surface(points_path, output, *, model: str = "gridpull", size: str | 
             "encode_seconds": time.perf_counter() - t0, "fit": _jsonable(stats)}
 
 
-def _level(model: str, field, points: np.ndarray) -> float:
-    if model != "csp":
-        return 0.0
+def codec_of(model: str, fitted, norm: Normalization, points: np.ndarray, *,
+             grid_config=None, bits: int = 8):
+    """The surface codec holding a fitted field (``fit_field``'s result). ``points``: the
+    normalised cloud (csp stores the shell distance it needs, ``recon.csp.fitted_level``);
+    ``grid_config``: gridpull's stored grid (default 128³)."""
+    from recon import surface_codec as sc
+
+    if model == "gridpull":
+        return sc.GridPullCodec.from_values(fitted, norm, grid_config or sc.GridCodecConfig())
+    if model == "sdf":
+        return sc.NeuralSDFCodec.from_field(fitted, norm, bits=bits)
     from recon import csp
 
-    return csp.fitted_level(field, points)
+    return sc.CSPCodec.from_field(fitted, norm, bits=bits, level=csp.fitted_level(fitted, points))
 
 
 def read_surface(path):

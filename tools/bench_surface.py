@@ -47,7 +47,6 @@ def score(gv, gf, v, f, samples: int) -> dict:
 
 
 def run_one(gv, gf, pts, method: str, encode: bool, samples: int, tmp: Path) -> list[dict]:
-    from recon import surface_codec as sc
     from recon.baselines import draco_bytes, poisson_mesh
 
     t0 = time.perf_counter()
@@ -65,12 +64,7 @@ def run_one(gv, gf, pts, method: str, encode: bool, samples: int, tmp: Path) -> 
     rows = [{"method": method, "seconds": seconds, "triangles": len(f),
              **score(gv, gf, v, f, samples)}]
     if encode:
-        ident = Normalization((0.0, 0.0, 0.0), 1.0)
-        if method == "gridpull":
-            codec = sc.GridPullCodec.from_values(fitted, ident, sc.GridCodecConfig())
-        else:
-            cls = sc.NeuralSDFCodec if method == "sdf" else sc.CSPCodec
-            codec = cls.from_field(fitted, ident, bits=8, level=api._level(method, fitted, pts))
+        codec = api.codec_of(method, fitted, Normalization((0.0, 0.0, 0.0), 1.0), pts)
         from codec.container import write_container
 
         path = tmp / f"{method}.nirc"
