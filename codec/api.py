@@ -81,22 +81,31 @@ def encode_video(
     from codec.video.io import Geometry, read_video
 
     check_output_path(output)
+    if options.get("model") == "nirvana":  # streamed group by group, never all in memory
+        from codec.video.gop import FileSource
+
+        source = FileSource(os.fspath(input), start, max_frames, Geometry(crop=crop, resize=resize))
+        return _encode_groups(source, source.fps(), output, **options)
     clip = read_video(
         input, start=start, max_frames=max_frames, geometry=Geometry(crop=crop, resize=resize)
     )
     return encode_clip(clip, output, **options)
 
 
-MODELS = ("hnerv", "hashgrid")
+MODELS = ("hnerv", "hashgrid", "nirvana")
 
 
-def model_defaults(model: str) -> tuple[float, int]:
+def model_defaults(model: str) -> tuple[float, int | None]:
     """(epochs, bits) a model trains with when they are not given: the defaults of its training
-    options dataclass, so they are written down once."""
+    options dataclass, so they are written down once (nirvana has no bit depth: --lmbda)."""
     if model == "hnerv":
         from codec.video.train import TrainOptions
 
         return TrainOptions.epochs, TrainOptions.weight_bits
+    if model == "nirvana":
+        from codec.video.nirvana_fit import NirvanaTrainOptions
+
+        return NirvanaTrainOptions.epochs, None
     from codec.video.hashgrid_codec import FieldTrainOptions
 
     return FieldTrainOptions.epochs, FieldTrainOptions.bits
@@ -118,6 +127,7 @@ def encode_clip(
     device: str = "auto",
     threads: int | None = None,
     report=None,
+    **nirvana: Any,
 ) -> EncodeResult:
     """Encode already-decoded frames (a :class:`codec.video.io.Clip`) into ``output``.
 
@@ -135,6 +145,16 @@ def encode_clip(
     t0 = time.perf_counter()
     if model not in MODELS:
         raise InputError(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
+    if model == "nirvana":
+        from codec.video.gop import ArraySource
+
+        return _encode_groups(ArraySource(clip.frames), clip.fps, output, size=size,
+                              epochs=epochs, time_budget=time_budget, bits=bits,
+                              embed_bits=embed_bits, qat_epochs=qat_epochs, loss=loss,
+                              seed=seed, device=device, threads=threads, report=report,
+                              **nirvana)
+    if nirvana:
+        raise InputError(f"{', '.join('--' + k for k in nirvana)}: nirvana options")
     target = parse_count(size)
     default_epochs, default_bits = model_defaults(model)
     epochs = default_epochs if epochs is None else epochs
@@ -215,6 +235,77 @@ def _fit_hashgrid(clip, target, epochs, time_budget, bits, seed, device, report)
     return HashGridCodec.fit(clip.frames, clip.fps, config, opts, device=device, report=report)
 
 
+NIRVANA_OPTIONS = ("gop", "lmbda", "workers", "intra_period")
+
+
+def _encode_groups(source, fps, output, *, model: str = "nirvana", size: str | int = "10k",
+                   epochs: float | None = None, time_budget: float | None = None,
+                   bits: int | None = None, embed_bits: int | None = None,
+                   qat_epochs: int | None = None, loss: str | None = None, seed: int = 0,
+                   device: str = "auto", threads: int | None = None, report=None,
+                   gop: int | None = None, lmbda: float | None = None, workers: int = 1,
+                   intra_period: int | None = None) -> EncodeResult:
+    """The nirvana encoder: ``source`` (codec.video.gop) is fitted group by group and coded;
+    quality is measured by streaming the file's decoded frames against the source again."""
+    import torch
+
+    from codec.container import write_container
+    from codec.metrics import quality_stream
+    from codec.runtime import seed_everything
+    from codec.video.gop import fit_all
+    from codec.video.meta import VideoInfo
+    from codec.video.nirvana import plan_config
+    from codec.video.nirvana_codec import NirvanaCodec
+    from codec.video.nirvana_fit import NirvanaTrainOptions
+
+    t0 = time.perf_counter()
+    other = {"--bits": bits, "--embed-bits": embed_bits, "--qat-epochs": qat_epochs,
+             "--loss": loss}
+    given = [k for k, v in other.items() if v is not None]
+    if given:
+        raise InputError(f"{', '.join(given)}: not used by nirvana (its rate is set by --lmbda)")
+    if device not in ("auto", "cpu"):
+        raise InputError("nirvana encodes on the CPU (--device cpu)")
+    if not 1 <= workers <= 64:
+        raise InputError("--workers must be in 1..64")
+    check_output_path(output)
+    defaults = NirvanaTrainOptions()
+    try:
+        opts = NirvanaTrainOptions(
+            epochs=defaults.epochs if epochs is None else epochs, time_budget=time_budget,
+            lmbda=defaults.lmbda if lmbda is None else lmbda, seed=seed,
+            intra_period=intra_period or defaults.intra_period)
+        config = plan_config(parse_count(size), gop=3 if gop is None else gop)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    threads = threads or os.cpu_count() or 1
+    torch.set_num_threads(threads)
+    seed_everything(seed)
+    results, frames = fit_all(config, opts, source, workers=workers, threads=threads,
+                              report=report)
+    h, w = results[0][1]["height"], results[0][1]["width"]
+    p = config.patch
+    video = VideoInfo(w, h, frames, fps, (-w % p, -h % p))
+    intra = [s["group"] for _, s in results if s["intra"]]
+    codec = NirvanaCodec(config, video, intra, {i: pay for i, (pay, _) in enumerate(results)})
+    header, sections = codec.to_container()
+    nbytes = write_container(output, codec.codec_id, header, sections)
+    encode_seconds = time.perf_counter() - t0
+    from codec import registry
+    from codec.container import ContainerReader
+
+    with ContainerReader(output) as reader:
+        decoded = registry.read(reader)
+    q = quality_stream(source.frames(), decoded.render())
+    stats = {"groups": [s for _, s in results], "workers": min(workers, len(results)),
+             "config": {"siren_width": config.siren_width,
+                        "stem_channels": config.stem_channels,
+                        "head_channels": config.head_channels}}
+    return EncodeResult(os.fspath(output), frames, w, h, codec.params(), nbytes,
+                        8 * nbytes / (frames * w * h), q.psnr, q.ssim, q.ssim_kind,
+                        encode_seconds, stats)
+
+
 def decode_video(
     path: str | os.PathLike,
     output: str | os.PathLike | None = None,
@@ -228,20 +319,40 @@ def decode_video(
     from codec.container import ContainerReader
     from codec.runtime import resolve_device
     from codec.video.io import write_frames
+    from codec.video.meta import VideoInfo
 
     with ContainerReader(path) as reader:
-        model = registry.read(reader)
-    video = getattr(model, "video", None)
-    if video is None:
-        raise InputError(f"{path}: holds a {model.name} file, not a video")
-    indices = range(video.frames)[frames] if frames is not None else range(video.frames)
-    if len(indices) == 0:
-        raise InputError(f"{path}: the frame range selects no frames (the file has {video.frames})")
+        entry = registry.by_id(reader.codec_id)
+        if entry.kind != "video":
+            raise InputError(f"{path}: holds a {entry.name} file, not a video")
+        if getattr(entry.cls, "random_access", False):  # read only the sections needed
+            indices = _select(VideoInfo.from_dict(reader.header.get("video")).frames, frames,
+                              path)
+            model = entry.cls.from_container(reader, indices)
+        else:
+            model = entry.cls.from_container(reader)
+            indices = _select(model.video.frames, frames, path)
+    video = model.video
     rendered = model.render(indices, device=resolve_device(device))
     if output is None:
         return np.stack(list(rendered))
     write_frames(output, rendered, video.fps, (video.width, video.height))
     return None
+
+
+def _select(total: int, frames: slice | None, path) -> range:
+    """Frame indices a ``--frames`` slice picks from ``total``; errors for empty or
+    out-of-range selections."""
+    if frames is None:
+        return range(total)
+    stop = frames.stop
+    if stop is not None and stop > total:
+        raise InputError(f"{path}: --frames ends at {stop}, past the last frame (the file has "
+                         f"{total} frames: 0..{total - 1})")
+    indices = range(total)[frames]
+    if len(indices) == 0:
+        raise InputError(f"{path}: the frame range selects no frames (the file has {total})")
+    return indices
 
 
 def parse_range(text: str) -> slice:

@@ -7,6 +7,7 @@ too small for its four downsamplings fall back to single-scale SSIM, and the res
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,6 +124,28 @@ def quality(ref: np.ndarray, dist: np.ndarray) -> Quality:
     p = psnr_per_frame(ref, dist)
     s, kind = ssim_per_frame(ref, dist)
     return Quality(float(p.mean()), float(s.mean()), kind, [float(v) for v in p])
+
+
+def quality_stream(ref: Iterable[np.ndarray], dist: Iterable[np.ndarray], chunk: int = 16
+                   ) -> Quality:
+    """:func:`quality` over two streams of (H, W, 3) uint8 frames, ``chunk`` frames at a time
+    (for clips too long to hold); both must have the same length."""
+    psnr, ssim, kind = [], [], "ssim"
+    a_it, b_it = iter(ref), iter(dist)
+    while True:
+        a = [f for _, f in zip(range(chunk), a_it, strict=False)]
+        b = [f for _, f in zip(range(len(a) or 1), b_it, strict=False)]
+        if len(a) != len(b):
+            raise ValueError("the two frame streams have different lengths")
+        if not a:
+            break
+        a_arr, b_arr = np.stack(a), np.stack(b)
+        psnr.extend(psnr_per_frame(a_arr, b_arr).tolist())
+        s, kind = ssim_per_frame(a_arr, b_arr)
+        ssim.extend(s.tolist())
+    if not psnr:
+        raise ValueError("no frames to compare")
+    return Quality(float(np.mean(psnr)), float(np.mean(ssim)), kind, psnr)
 
 
 def _check_pair(ref: np.ndarray, dist: np.ndarray) -> None:

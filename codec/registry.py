@@ -22,6 +22,7 @@ BUILTIN_MODULES = (
     "codec.tensors",
     "codec.video.hnerv_codec",
     "codec.video.hashgrid_codec",
+    "codec.video.nirvana_codec",
     "recon.surface_codec",  # by name only: codec never imports recon at module level
 )
 

@@ -19,6 +19,7 @@ GOLDEN_FILES = sorted(GOLDEN.glob("*.nirc"))
 TENSOR_FILES = sorted(GOLDEN.glob("tensors-*.nirc"))
 HNERV_FILES = sorted(GOLDEN.glob("hnerv-*.nirc"))
 HASHGRID_FILES = sorted(GOLDEN.glob("hashgrid-*.nirc"))
+NIRVANA_FILES = sorted(GOLDEN.glob("nirvana-*.nirc"))
 SURFACE_FILES = sorted(p for c in ("gridpull", "sdf", "csp") for p in GOLDEN.glob(f"{c}-*.nirc"))
 
 
@@ -27,6 +28,7 @@ def test_golden_files_exist_for_current_version():
     assert any(f"-v{VERSION[0]}.{VERSION[1]}" in p.name for p in TENSOR_FILES)
     assert any(f"-v{VERSION[0]}.{VERSION[1]}" in p.name for p in HNERV_FILES)
     assert any(f"-v{VERSION[0]}.{VERSION[1]}" in p.name for p in HASHGRID_FILES)
+    assert any(f"-v{VERSION[0]}.{VERSION[1]}" in p.name for p in NIRVANA_FILES)
     for codec in ("gridpull", "sdf", "csp"):
         assert any(p.name == f"{codec}-v{VERSION[0]}.{VERSION[1]}.nirc" for p in SURFACE_FILES)
 
@@ -47,7 +49,8 @@ def test_golden_decodes_to_expected(path):
         assert hashlib.sha256(got.tobytes()).hexdigest() == want["sha256"], name
 
 
-@pytest.mark.parametrize("path", HNERV_FILES + HASHGRID_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", HNERV_FILES + HASHGRID_FILES + NIRVANA_FILES,
+                         ids=lambda p: p.name)
 def test_video_golden_renders_expected_frames(path):
     from codec.api import decode_video
 

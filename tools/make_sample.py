@@ -59,7 +59,7 @@ def golden_bundle() -> TensorBundle:
     return TensorBundle(tensors, TensorsConfig(bits=8), meta={"golden": "tensors", "version": 1})
 
 
-VIDEO_GOLDEN = ("hnerv", "hashgrid")
+VIDEO_GOLDEN = ("hnerv", "hashgrid", "nirvana")
 SURFACE_GOLDEN = ("gridpull", "sdf", "csp")
 SURFACE_GOLDEN_RESOLUTION = 32
 

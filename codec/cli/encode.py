@@ -26,14 +26,16 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--model",
         choices=(*MODELS, *SURFACE_MODELS),
-        help="video: hnerv (conv decoder + frame embeddings, default) or hashgrid "
-        "(Instant-NGP-style field, fast to encode); point cloud: gridpull (distance grid, "
+        help="video: hnerv (conv decoder + frame embeddings, default), hashgrid "
+        "(Instant-NGP-style field, fast to encode) or nirvana (a small network per group of "
+        "frames, warm-started, random access, streamed); point cloud: gridpull (distance grid, "
         "default), sdf (hash-grid neural SDF) or csp (closest surface points, open surfaces)",
     )
     p.add_argument(
         "--size",
         help="parameter budget (decoder + embeddings, or grid + MLP), e.g. 0.1M, 50k "
-        "(defaults: video 0.1M; gridpull 2.1M stored grid nodes, i.e. 128³; sdf and csp 200k)",
+        "(defaults: video 0.1M; nirvana: each group's network, 10k; gridpull 2.1M stored "
+        "grid nodes, i.e. 128³; sdf and csp 200k)",
     )
     p.add_argument("--steps", type=int, help="surfaces: optimisation steps")
     add_coord_quant(p)
@@ -41,7 +43,9 @@ def add_parser(sub) -> None:
     g.add_argument(
         "--epochs",
         type=float,
-        help="hnerv: training epochs (default 300); hashgrid: passes over all pixels (default 20)",
+        help="hnerv: training epochs (default 300); hashgrid: passes over all pixels (default "
+        "20); nirvana: passes over each warm-started group's patches (default 100; a chain's "
+        "first group trains 4x as long)",
     )
     g.add_argument(
         "--time-budget",
@@ -62,6 +66,16 @@ def add_parser(sub) -> None:
         help="hnerv: quantization-aware fine-tuning epochs after training (default 0)",
     )
     p.add_argument("--loss", choices=("l2", "l1+ssim"), help="hnerv: training loss (default l2)")
+    g = p.add_argument_group("nirvana (groups of frames, one small network each)")
+    g.add_argument("--gop", type=int, help="frames per group (default 3)")
+    g.add_argument("--lmbda", type=float,
+                   help="rate weight: loss = MSE + LMBDA x estimated bits per pixel "
+                   "(default 3e-3; larger = smaller file)")
+    g.add_argument("--intra-period", type=int, metavar="N",
+                   help="a group decodable on its own at least every N groups (default 8); "
+                   "the others may be coded as residuals against the group before")
+    g.add_argument("--workers", type=int,
+                   help="fit this many chunks of groups in parallel processes (default 1)")
     p.add_argument("--start", type=int, default=0, help="first frame to use (default 0)")
     p.add_argument("--max-frames", type=int, help="use at most N frames")
     p.add_argument(
@@ -94,7 +108,14 @@ def run(args: argparse.Namespace) -> int:
 
         raise InputError("--steps and --coord-quant are point-cloud options")
     args.model = args.model or "hnerv"
-    args.size = args.size or "0.1M"
+    nirvana = {k: getattr(args, k) for k in ("gop", "lmbda", "intra_period", "workers")}
+    nirvana = {k: v for k, v in nirvana.items() if v is not None}
+    if nirvana and args.model != "nirvana":
+        from codec.errors import InputError
+
+        flags = ", ".join("--" + k.replace("_", "-") for k in nirvana)
+        raise InputError(f"{flags}: nirvana options (add --model nirvana)")
+    args.size = args.size or ("10k" if args.model == "nirvana" else "0.1M")
     from codec.api import encode_video
     from codec.progress import progress
 
@@ -105,7 +126,10 @@ def run(args: argparse.Namespace) -> int:
         if bar is None:
             bar = progress(total=100, desc=args.model, unit="%", quiet=args.quiet)
         bar.update(round(max(0.0, min(100.0, fraction * 100)) - bar.n, 2))
-        if "psnr" in stats:
+        if "bits" in stats:  # nirvana: the group's training MSE and estimated kbit
+            bar.set_postfix(mse=f"{stats['mse']:.3g}", kbit=f"{stats['bits'] / 1e3:.1f}",
+                            refresh=False)
+        elif "psnr" in stats:
             bar.set_postfix(
                 epoch=stats["epoch"],
                 loss=f"{stats['loss']:.4g}",
@@ -135,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
             device=args.device,
             threads=args.threads,
             report=report,
+            **nirvana,
         )
     finally:
         if bar is not None:
@@ -163,6 +188,8 @@ def _run_surface(args: argparse.Namespace) -> int:
         raise InputError(f"--model {model} encodes videos; for point clouds use "
                          f"{', '.join(SURFACE_MODELS)}")
     video_only = {"--epochs": args.epochs, "--embed-bits": args.embed_bits,
+                  "--gop": args.gop, "--lmbda": args.lmbda, "--workers": args.workers,
+                  "--intra-period": args.intra_period,
                   "--qat-epochs": args.qat_epochs, "--loss": args.loss,
                   "--max-frames": args.max_frames, "--crop": args.crop, "--resize": args.resize}
     given = [k for k, v in video_only.items() if v is not None]

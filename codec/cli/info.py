@@ -46,6 +46,14 @@ def describe(path: str) -> dict[str, Any]:
             "sections": sections,
             "overhead_bytes": r.file_size - sum(s["payload_bytes"] for s in sections),
         }
+        from codec import registry
+
+        try:
+            cls = registry.by_id(r.codec_id).cls
+        except ContainerError:
+            cls = None
+        if hasattr(cls, "group_table"):  # codecs with one section per group of frames
+            out["groups"] = cls.group_table(r)
     video = r.header.get("video")
     if isinstance(video, dict):
         try:
@@ -77,6 +85,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"{'section':<{width}}  {'kind':<10} {'bytes':>12}")
     for s in info["sections"]:
         print(f"{s['name']:<{width}}  {s['kind']:<10} {s['bytes']:>12,}")
+    if "groups" in info:
+        print("groups (variable bitrate: bytes follow the content):")
+        print(f"  {'group':>5}  {'frames':>11}  {'mode':<8} {'bytes':>10} {'bpp':>8}")
+        for g in info["groups"]:
+            a, b = g["frames"]
+            print(f"  {g['group']:>5}  {f'{a}-{b}':>11}  {g['mode']:<8} {g['bytes']:>10,} "
+                  f"{g['bpp']:>8.4f}")
     print(
         f"{'overhead':<{width}}  {'':<10} {info['overhead_bytes']:>12,}  "
         "(preamble, header, frames, table of contents)"

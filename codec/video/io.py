@@ -112,7 +112,27 @@ def iter_video(path, *, start=0, max_frames=None, geometry=Geometry()) -> Iterat
     return _open_frames(path, start, max_frames, geometry)[1]
 
 
-def _open_frames(path, start, max_frames, geometry) -> tuple[Fraction, Iterator[np.ndarray]]:
+def count_frames(path: str | os.PathLike) -> int:
+    """Frames in a video file's first video stream, by demuxing (no decoding)."""
+    import av
+
+    container, stream, _ = _open(path)
+    try:
+        return sum(1 for packet in container.demux(stream) if packet.size)
+    except av.error.FFmpegError as exc:
+        raise InputError(f"{path}: not a readable video ({_short(exc)})") from None
+    finally:
+        container.close()
+
+
+def video_rate(path: str | os.PathLike) -> Fraction:
+    container, _, rate = _open(path)
+    container.close()
+    return rate
+
+
+def _open(path):
+    """(container, first video stream, frame rate) after checking the file is a video."""
     import av
 
     path = os.fspath(path)
@@ -122,8 +142,6 @@ def _open_frames(path, start, max_frames, geometry) -> tuple[Fraction, Iterator[
         raise InputError(f"{path}: is a directory, not a video file")
     if os.path.getsize(path) == 0:
         raise InputError(f"{path}: empty file")
-    if start < 0 or (max_frames is not None and max_frames < 1):
-        raise InputError("--start must be >= 0 and --max-frames >= 1")
     try:
         container = av.open(path)
     except (av.error.FFmpegError, UnicodeDecodeError) as exc:
@@ -136,6 +154,15 @@ def _open_frames(path, start, max_frames, geometry) -> tuple[Fraction, Iterator[
     if stream.codec_context.name in ("png", "mjpeg", "bmp", "tiff", "webp") and stream.frames <= 1:
         container.close()
         raise InputError(f"{path}: is a still image, not a video")
+    return container, stream, Fraction(rate)
+
+
+def _open_frames(path, start, max_frames, geometry) -> tuple[Fraction, Iterator[np.ndarray]]:
+    import av
+
+    if start < 0 or (max_frames is not None and max_frames < 1):
+        raise InputError("--start must be >= 0 and --max-frames >= 1")
+    container, stream, rate = _open(path)
     stream.thread_type = "AUTO"
 
     def frames() -> Iterator[np.ndarray]:
@@ -154,7 +181,7 @@ def _open_frames(path, start, max_frames, geometry) -> tuple[Fraction, Iterator[
         finally:
             container.close()
 
-    return Fraction(rate), frames()
+    return rate, frames()
 
 
 def _transform(frame, geometry: Geometry) -> np.ndarray:

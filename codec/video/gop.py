@@ -1,0 +1,189 @@
+"""Encoding a video group by group: frames are streamed from their source G at a time (never the
+whole clip in memory), each group is fitted warm from the one before and coded at once. With
+``workers`` > 1 the groups are split into that many contiguous chunks, each a chain of its own
+(its first group starts cold), fitted in parallel processes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import queue
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from codec.errors import InputError
+from codec.video.io import Geometry
+
+Report = Callable[[float, dict], None]
+
+
+@dataclass(frozen=True)
+class FileSource:
+    """Frames ``start ..`` of a video file (re-opened by every worker)."""
+
+    path: str
+    start: int = 0
+    max_frames: int | None = None
+    geometry: Geometry = field(default_factory=Geometry)
+
+    def count(self) -> int:
+        from codec.video.io import count_frames
+
+        n = max(0, count_frames(self.path) - self.start)
+        return n if self.max_frames is None else min(n, self.max_frames)
+
+    def frames(self, offset: int = 0, count: int | None = None) -> Iterator[np.ndarray]:
+        from codec.video.io import iter_video
+
+        if self.max_frames is not None:
+            count = min(count or self.max_frames, self.max_frames - offset)
+        return iter_video(self.path, start=self.start + offset, max_frames=count,
+                          geometry=self.geometry)
+
+    def fps(self):
+        from codec.video.io import video_rate
+
+        return video_rate(self.path)
+
+
+@dataclass(frozen=True)
+class ArraySource:
+    """Frames already in memory: (T, H, W, 3) uint8."""
+
+    array: np.ndarray
+
+    def count(self) -> int:
+        return len(self.array)
+
+    def frames(self, offset: int = 0, count: int | None = None) -> Iterator[np.ndarray]:
+        end = len(self.array) if count is None else offset + count
+        yield from self.array[offset:end]
+
+
+@dataclass(frozen=True)
+class ChainJob:
+    config: object  # NirvanaConfig
+    opts: object  # NirvanaTrainOptions
+    source: FileSource | ArraySource
+    first_group: int
+    groups: int
+    unit_seconds: float | None  # time budget per unit (a cold group counts cold_factor units)
+    threads: int
+
+
+def fit_chain(job: ChainJob, report: Report | None = None) -> list[tuple[bytes, dict]]:
+    """Fit and code ``job.groups`` groups in order; returns (payload, stats) per group."""
+    import torch
+
+    from codec.video.nirvana_codec import encode_group
+    from codec.video.nirvana_fit import ChainState, fit_group, group_steps
+
+    torch.set_num_threads(job.threads)
+    config, opts = job.config, job.opts
+    g_size = config.gop
+    state = ChainState.cold(config, opts.seed + job.first_group)
+    it = job.source.frames(job.first_group * g_size, job.groups * g_size)
+    out: list[tuple[bytes, dict]] = []
+    previous = None
+    total_units = opts.cold_factor + job.groups - 1
+    done_units = 0.0
+    for k in range(job.groups):
+        frames = [f for _, f in zip(range(g_size), it, strict=False)]
+        if not frames:
+            raise InputError("the video ended before the frame count its container gave")
+        batch = np.stack(frames)
+        h, w = batch.shape[1:3]
+        grid = (math.ceil(h / config.patch), math.ceil(w / config.patch))
+        units = opts.cold_factor if k == 0 else 1.0
+        seconds = None if job.unit_seconds is None else units * job.unit_seconds
+
+        def sub(fraction: float, stats: dict, _d=done_units, _u=units) -> None:
+            if report is not None:
+                report((_d + fraction * _u) / total_units, stats)
+
+        steps = None if seconds else group_steps(config, grid[0] * grid[1], opts, k == 0)
+        res = fit_group(config, state, batch, grid, opts, steps=steps, seconds=seconds,
+                        report=sub)
+        payload = encode_group(config, res.symbols, res.steps, previous, res.intra)
+        names = list(config.param_shapes())
+        previous = (np.concatenate([res.symbols[n].ravel() for n in names]),
+                    [float(np.float32(res.steps[n])) for n in names])
+        out.append((payload, {**res.stats, "group": job.first_group + k,
+                              "frames": len(frames), "height": int(h),
+                              "width": int(w), "bytes": len(payload)}))
+        done_units += units
+    return out
+
+
+def split_groups(groups: int, workers: int) -> list[tuple[int, int]]:
+    """(first group, count) of each worker's chunk, as even as possible."""
+    workers = max(1, min(workers, groups))
+    base, extra = divmod(groups, workers)
+    out, at = [], 0
+    for i in range(workers):
+        n = base + (i < extra)
+        out.append((at, n))
+        at += n
+    return out
+
+
+def fit_all(config, opts, source, *, workers: int = 1, threads: int | None = None,
+            report: Report | None = None) -> tuple[list[tuple[bytes, dict]], int]:
+    """Every group of ``source``: (payload, stats) per group, and the frame count."""
+    total = source.count()
+    if total < 1:
+        raise InputError("no frames to encode (video is empty or --start is too large)")
+    groups = math.ceil(total / config.gop)
+    chunks = split_groups(groups, workers)
+    threads = threads or os.cpu_count() or 1
+    unit = None
+    if opts.time_budget is not None:
+        per_chunk_units = max(opts.cold_factor + n - 1 for _, n in chunks)
+        unit = opts.time_budget / per_chunk_units
+    jobs = [ChainJob(config, opts, source, first, n, unit,
+                     max(1, threads // len(chunks))) for first, n in chunks]
+    if len(jobs) == 1:
+        results = fit_chain(jobs[0], report)
+    else:
+        results = [r for chunk in _run_parallel(jobs, report) for r in chunk]
+    frames = sum(s["frames"] for _, s in results)
+    if frames != total:
+        raise InputError(f"the video has {frames} frames, not the {total} its container "
+                         "lists; encode with --workers 1")
+    return results, frames
+
+
+def _run_parallel(jobs: list[ChainJob], report: Report | None) -> list[list]:
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = mp.get_context("spawn")  # fork after torch has started threads can deadlock
+    with ctx.Manager() as manager, ProcessPoolExecutor(len(jobs), mp_context=ctx) as pool:
+        q = manager.Queue()
+        futures = [pool.submit(_worker, job, i, q) for i, job in enumerate(jobs)]
+        fractions = [0.0] * len(jobs)
+        while not all(f.done() for f in futures):
+            try:
+                i, fraction, stats = q.get(timeout=0.5)
+                fractions[i] = fraction
+                if report is not None:
+                    report(sum(fractions) / len(jobs), stats)
+            except queue.Empty:
+                pass
+        return [f.result() for f in futures]
+
+
+def _worker(job: ChainJob, index: int, q) -> list[tuple[bytes, dict]]:
+    last = [0.0]
+
+    def report(fraction: float, stats: dict) -> None:
+        now = time.monotonic()
+        if now - last[0] > 0.5:
+            last[0] = now
+            q.put((index, fraction, stats))
+
+    return fit_chain(job, report)

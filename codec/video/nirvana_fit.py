@@ -1,0 +1,188 @@
+"""Fitting NIRVANA group networks one after another: each group starts from the previous
+group's weights (a warm start) and trains against MSE + λ · (estimated bits per pixel), the bits
+coming from a learned prior on the weights' integer latents (``codec/video/rate.py``).
+
+A chain is a run of groups fitted in order; its first group starts cold (SIREN init) and trains
+``cold_factor`` times longer. Within a chain, groups are priced (and later coded) as residuals
+against the previous group's integers, except every ``intra_period``-th group, which is priced
+on its own integers so that a decoder can start there (random access).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from codec.video.nirvana import NirvanaConfig, forward, init_weights, to_patches
+from codec.video.rate import WeightPrior
+
+Report = Callable[[float, dict], None]
+RATE_RAMP = 0.3  # fraction of a cold group's training over which λ rises from 0
+
+
+@dataclass
+class NirvanaTrainOptions:
+    epochs: float = 100.0
+    """Passes over a warm-started group's patches (one pass = every patch of its G frames)."""
+    cold_factor: float = 4.0
+    """A chain's first group (no warm start) trains this many times as long."""
+    time_budget: float | None = None
+    """Seconds for the whole clip (per worker); replaces ``epochs``, shared out like it."""
+    lr: float = 2e-2
+    """Adam learning rate of a cold group (cosine decay to 5 %)."""
+    warm_lr: float = 1e-2
+    """Adam learning rate of a warm-started group."""
+    lmbda: float = 3e-3
+    """Rate weight: loss = MSE + lmbda · estimated bits per pixel."""
+    batch: int = 64
+    """Patches per step (all of them when the frame has fewer)."""
+    qat_fraction: float = 0.15
+    """Last fraction of each group's steps with straight-through rounding instead of noise."""
+    intra_period: int = 8
+    """A group coded on its own (a random-access point) at least every this many groups."""
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.epochs <= 0 or self.cold_factor < 1 or self.batch < 1:
+            raise ValueError("epochs must be positive, cold factor >= 1, batch >= 1")
+        if self.time_budget is not None and self.time_budget <= 0:
+            raise ValueError("time budget must be positive")
+        if not (math.isfinite(self.lmbda) and self.lmbda >= 0):
+            raise ValueError("--lmbda must be a finite number >= 0")
+        if self.intra_period < 1 or not 0 <= self.qat_fraction < 1:
+            raise ValueError("intra period must be >= 1 and qat fraction in [0, 1)")
+
+
+@dataclass
+class ChainState:
+    """What a group hands to the next: continuous weights, log-steps, priors and integers."""
+
+    weights: dict[str, torch.Tensor]
+    log_steps: dict[str, torch.Tensor]
+    intra_prior: WeightPrior
+    residual_prior: WeightPrior
+    symbols: dict[str, torch.Tensor] | None = None  # the previous group's integers
+    groups: int = 0  # groups fitted so far in this chain
+    stats: list[dict] = field(default_factory=list)
+
+    @classmethod
+    def cold(cls, config: NirvanaConfig, seed: int) -> ChainState:
+        gen = torch.Generator().manual_seed(seed)
+        weights = init_weights(config, gen)
+        # about 6 bits over each tensor's initial range; the rate term then moves the steps
+        log_steps = {n: torch.tensor(math.log(max(float(w.abs().max()), 1e-3) / 32))
+                     for n, w in weights.items()}
+        torch.manual_seed(seed)  # the priors' initialisation
+        return cls(weights, log_steps, WeightPrior(), WeightPrior())
+
+
+@dataclass
+class GroupResult:
+    symbols: dict[str, np.ndarray]  # int64, shapes of config.param_shapes()
+    steps: dict[str, float]  # float32 values
+    intra: bool  # priced (and to be coded) on its own integers
+    stats: dict
+
+
+def group_steps(config: NirvanaConfig, n_patches: int, opts: NirvanaTrainOptions,
+                cold: bool) -> int:
+    per_pass = math.ceil(n_patches / min(opts.batch, n_patches))
+    return max(1, round(opts.epochs * per_pass * (opts.cold_factor if cold else 1.0)))
+
+
+def fit_group(
+    config: NirvanaConfig,
+    state: ChainState,
+    frames: np.ndarray,
+    grid: tuple[int, int],
+    opts: NirvanaTrainOptions,
+    *,
+    steps: int | None = None,
+    seconds: float | None = None,
+    report: Report | None = None,
+) -> GroupResult:
+    """Fit one group. frames: (g, H, W, 3) uint8 with g <= G (the last group may be short);
+    ``grid`` = (rows, cols) of patches after padding. Trains for ``steps`` or ``seconds``."""
+    g = frames.shape[0]
+    rows, cols = grid
+    p = config.patch
+    cold = state.groups == 0
+    intra = state.groups % opts.intra_period == 0
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div_(255)
+    h, w = x.shape[-2:]
+    x = F.pad(x, (0, cols * p - w, 0, rows * p - h), mode="replicate")
+    target = to_patches(x, p)  # (n, g, 3, p, p)
+    mask = to_patches(F.pad(torch.ones(g, 1, h, w), (0, cols * p - w, 0, rows * p - h)), p)
+    from codec.video.nirvana import patch_centres
+
+    centres = patch_centres(config, rows, cols)
+    n = centres.shape[0]
+    batch = min(opts.batch, n)
+    pixels = g * h * w
+    if steps is None and seconds is None:
+        steps = group_steps(config, n, opts, cold)
+
+    weights = {k: v.clone().requires_grad_() for k, v in state.weights.items()}
+    log_steps = {k: v.clone().requires_grad_(cold) for k, v in state.log_steps.items()}
+    prior = state.intra_prior if intra else state.residual_prior
+    ref = None if intra else torch.cat([v.float().ravel() for v in state.symbols.values()])
+    base_lr = opts.lr if cold else opts.warm_lr
+    groups = [{"params": list(weights.values()), "lr": base_lr},
+              {"params": prior.density_parameters(), "lr": 1e-2}]
+    if cold:  # steps are learned once per chain, so residuals stay in one integer grid
+        groups.append({"params": list(log_steps.values()), "lr": 1e-2})
+    optim = torch.optim.Adam(groups, foreach=True)
+    base = [grp["lr"] for grp in optim.param_groups]
+    gen = torch.Generator().manual_seed(opts.seed * 1_000_003 + state.groups)
+    start = time.perf_counter()
+    step, mse_v, bits_v = 0, float("nan"), float("nan")
+    while True:
+        progress = ((time.perf_counter() - start) / seconds) if seconds else step / steps
+        if progress >= 1.0 and step > 0:
+            break
+        for grp, lr in zip(optim.param_groups, base, strict=True):
+            grp["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+        ste = progress >= 1.0 - opts.qat_fraction
+        idx = torch.randperm(n, generator=gen)[:batch] if batch < n else slice(None)
+        noisy, latents = {}, []
+        for name, wt in weights.items():
+            s = log_steps[name].exp()
+            z = wt / s
+            if ste:
+                zq = z + (torch.round(z) - z).detach()
+            else:
+                zq = z + torch.rand(z.shape, generator=gen) - 0.5
+            noisy[name] = zq * s
+            latents.append(zq.ravel())
+        z_all = torch.cat(latents)
+        bits = prior.bits(z_all if ref is None else z_all - ref)
+        pred = forward(config, noisy, centres[idx])[:, :g]
+        m = mask[idx]
+        mse = ((pred - target[idx]) ** 2 * m).sum() / (m.sum() * 3)
+        # a cold network first learns the frames, then the rate term comes in (with the full
+        # weight from the start, λ = 5e-2 collapsed bikes to the mean colour)
+        lam = opts.lmbda * (min(1.0, progress / RATE_RAMP) if cold else 1.0)
+        loss = mse + lam * bits / pixels
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        optim.step()
+        step += 1
+        mse_v, bits_v = mse.item(), float(bits.detach())
+        if report is not None and (step % 10 == 0 or step == 1):
+            report(min(progress, 1.0), {"loss": loss.item(), "mse": mse_v, "bits": bits_v})
+    out_steps = {k: float(v.detach().exp().float()) for k, v in log_steps.items()}
+    symbols = {k: torch.round(v.detach() / torch.tensor(out_steps[k])).to(torch.int64)
+               for k, v in weights.items()}
+    state.weights = {k: v.detach() for k, v in weights.items()}
+    state.log_steps = {k: v.detach() for k, v in log_steps.items()}
+    state.symbols = symbols
+    state.groups += 1
+    stats = {"steps": step, "seconds": time.perf_counter() - start, "cold": cold,
+             "intra": intra, "train_mse": mse_v, "train_bits": bits_v}
+    return GroupResult({k: v.numpy() for k, v in symbols.items()}, out_steps, intra, stats)
