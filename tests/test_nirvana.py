@@ -18,7 +18,13 @@ from codec.video.nirvana_codec import (
     decode_group,
     encode_group,
 )
-from codec.video.nirvana_fit import ChainState, NirvanaTrainOptions, fit_group
+from codec.video.nirvana_fit import (
+    ChainState,
+    GroupData,
+    NirvanaTrainOptions,
+    fit_group,
+    is_cut,
+)
 from tests.conftest import run_cli
 
 SMALL = NirvanaConfig(gop=2, patch=8, siren_width=8, stem_channels=4, head_channels=4)
@@ -155,13 +161,25 @@ def test_warm_start_needs_fewer_steps():
     frames = _frames(4, 16, 16, speed=0.5)  # consecutive groups look alike, as in video
     opts = NirvanaTrainOptions(lmbda=0.0, qat_fraction=0.0)
     warm = ChainState.cold(SMALL, 0)
-    fit_group(SMALL, warm, frames[:2], (2, 2), opts, steps=150)
+    fit_group(SMALL, warm, GroupData.of(SMALL, frames[:2], (2, 2)), opts, steps=150)
     cold = ChainState.cold(SMALL, 1)
-    cold_mse = _group_mse(SMALL, fit_group(SMALL, cold, frames[2:], (2, 2), opts, steps=40),
-                          frames[2:])
-    warm_mse = _group_mse(SMALL, fit_group(SMALL, warm, frames[2:], (2, 2), opts, steps=10),
-                          frames[2:])
+    data = GroupData.of(SMALL, frames[2:], (2, 2))
+    cold_mse = _group_mse(SMALL, fit_group(SMALL, cold, data, opts, steps=40), frames[2:])
+    warm_mse = _group_mse(SMALL, fit_group(SMALL, warm, data, opts, steps=10), frames[2:])
     assert warm_mse < cold_mse  # a quarter of the steps, lower error (measured 0.002 vs 0.007)
+
+
+def test_scene_cut_restarts_the_chain():
+    frames = _frames(4, 16, 16, speed=0.5)
+    state = ChainState.cold(SMALL, 0)
+    opts = NirvanaTrainOptions(lmbda=0.0)
+    fit_group(SMALL, state, GroupData.of(SMALL, frames[:2], (2, 2)), opts, steps=100)
+    assert not is_cut(SMALL, state, GroupData.of(SMALL, frames[2:], (2, 2)))
+    other = 255 - frames[2:, ::-1]  # a different shot
+    assert is_cut(SMALL, state, GroupData.of(SMALL, other, (2, 2)))
+    res = fit_group(SMALL, state, GroupData.of(SMALL, other, (2, 2)), opts, steps=5,
+                    restart=True)
+    assert res.intra and res.stats["cold"]
 
 
 def test_rate_term_shrinks_the_file():
@@ -170,7 +188,7 @@ def test_rate_term_shrinks_the_file():
     for lmbda in (0.0, 0.05):
         opts = NirvanaTrainOptions(lmbda=lmbda)
         state = ChainState.cold(SMALL, 0)
-        res = fit_group(SMALL, state, frames, (2, 2), opts, steps=150)
+        res = fit_group(SMALL, state, GroupData.of(SMALL, frames, (2, 2)), opts, steps=150)
         sizes.append(len(encode_group(SMALL, res.symbols, res.steps, None, True)))
     assert sizes[1] < 0.7 * sizes[0]
 

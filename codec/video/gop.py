@@ -71,7 +71,7 @@ class ChainJob:
     source: FileSource | ArraySource
     first_group: int
     groups: int
-    unit_seconds: float | None  # time budget per unit (a cold group counts cold_factor units)
+    budget: float | None  # seconds for this chain
     threads: int
 
 
@@ -80,42 +80,49 @@ def fit_chain(job: ChainJob, report: Report | None = None) -> list[tuple[bytes, 
     import torch
 
     from codec.video.nirvana_codec import encode_group
-    from codec.video.nirvana_fit import ChainState, fit_group, group_steps
+    from codec.video.nirvana_fit import ChainState, GroupData, fit_group, group_steps, is_cut
 
     torch.set_num_threads(job.threads)
     config, opts = job.config, job.opts
     g_size = config.gop
+    names = list(config.param_shapes())
     state = ChainState.cold(config, opts.seed + job.first_group)
     it = job.source.frames(job.first_group * g_size, job.groups * g_size)
     out: list[tuple[bytes, dict]] = []
     previous = None
-    total_units = opts.cold_factor + job.groups - 1
-    done_units = 0.0
+    start = time.perf_counter()
     for k in range(job.groups):
         frames = [f for _, f in zip(range(g_size), it, strict=False)]
         if not frames:
             raise InputError("the video ended before the frame count its container gave")
         batch = np.stack(frames)
         h, w = batch.shape[1:3]
+        if out and (h, w) != (out[0][1]["height"], out[0][1]["width"]):
+            raise InputError("the frame size changes within the video; nirvana needs one size")
         grid = (math.ceil(h / config.patch), math.ceil(w / config.patch))
-        units = opts.cold_factor if k == 0 else 1.0
-        seconds = None if job.unit_seconds is None else units * job.unit_seconds
+        data = GroupData.of(config, batch, grid)
+        restart = k > 0 and is_cut(config, state, data)
+        cold = k == 0 or restart
+        seconds = steps = None
+        if job.budget is not None:  # this group's share of the time left (later groups warm)
+            units = opts.cold_factor if cold else 1.0
+            left = job.budget - (time.perf_counter() - start)
+            seconds = max(1e-3, left * units / (units + job.groups - k - 1))
+        else:
+            steps = group_steps(config, data.centres.shape[0], opts, cold)
 
-        def sub(fraction: float, stats: dict, _d=done_units, _u=units) -> None:
+        def sub(fraction: float, stats: dict, _k=k) -> None:
             if report is not None:
-                report((_d + fraction * _u) / total_units, stats)
+                report((_k + fraction) / job.groups, stats)
 
-        steps = None if seconds else group_steps(config, grid[0] * grid[1], opts, k == 0)
-        res = fit_group(config, state, batch, grid, opts, steps=steps, seconds=seconds,
-                        report=sub)
+        res = fit_group(config, state, data, opts, restart=restart, steps=steps,
+                        seconds=seconds, report=sub)
         payload = encode_group(config, res.symbols, res.steps, previous, res.intra)
-        names = list(config.param_shapes())
         previous = (np.concatenate([res.symbols[n].ravel() for n in names]),
                     [float(np.float32(res.steps[n])) for n in names])
         out.append((payload, {**res.stats, "group": job.first_group + k,
-                              "frames": len(frames), "height": int(h),
-                              "width": int(w), "bytes": len(payload)}))
-        done_units += units
+                              "frames": len(frames), "height": int(h), "width": int(w),
+                              "bytes": len(payload)}))
     return out
 
 
@@ -140,11 +147,7 @@ def fit_all(config, opts, source, *, workers: int = 1, threads: int | None = Non
     groups = math.ceil(total / config.gop)
     chunks = split_groups(groups, workers)
     threads = threads or os.cpu_count() or 1
-    unit = None
-    if opts.time_budget is not None:
-        per_chunk_units = max(opts.cold_factor + n - 1 for _, n in chunks)
-        unit = opts.time_budget / per_chunk_units
-    jobs = [ChainJob(config, opts, source, first, n, unit,
+    jobs = [ChainJob(config, opts, source, first, n, opts.time_budget,
                      max(1, threads // len(chunks))) for first, n in chunks]
     if len(jobs) == 1:
         results = fit_chain(jobs[0], report)
