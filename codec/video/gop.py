@@ -80,7 +80,13 @@ def fit_chain(job: ChainJob, report: Report | None = None) -> list[tuple[bytes, 
     import torch
 
     from codec.video.nirvana_codec import encode_group
-    from codec.video.nirvana_fit import ChainState, GroupData, fit_group, group_steps, is_cut
+    from codec.video.nirvana_fit import (
+        ChainState,
+        GroupData,
+        fit_group,
+        group_steps,
+        is_cut,
+    )
 
     torch.set_num_threads(job.threads)
     config, opts = job.config, job.opts
@@ -89,7 +95,7 @@ def fit_chain(job: ChainJob, report: Report | None = None) -> list[tuple[bytes, 
     state = ChainState.cold(config, opts.seed + job.first_group)
     it = job.source.frames(job.first_group * g_size, job.groups * g_size)
     out: list[tuple[bytes, dict]] = []
-    previous = None
+    previous = last_frame = None
     start = time.perf_counter()
     for k in range(job.groups):
         frames = [f for _, f in zip(range(g_size), it, strict=False)]
@@ -101,7 +107,8 @@ def fit_chain(job: ChainJob, report: Report | None = None) -> list[tuple[bytes, 
             raise InputError("the frame size changes within the video; nirvana needs one size")
         grid = (math.ceil(h / config.patch), math.ceil(w / config.patch))
         data = GroupData.of(config, batch, grid)
-        restart = k > 0 and is_cut(config, state, data)
+        restart = k > 0 and is_cut(last_frame, batch)
+        last_frame = batch[-1]
         cold = k == 0 or restart
         seconds = steps = None
         if job.budget is not None:  # this group's share of the time left (later groups warm)
