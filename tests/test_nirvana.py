@@ -118,6 +118,14 @@ def test_round_trip_and_header(encoded):
     assert np.array_equal(decode_video(out), decoded)  # deterministic
 
 
+def test_seeded_encode_is_repeatable(encoded, tmp_path):
+    out, frames, _ = encoded
+    again = tmp_path / "again.nirc"
+    encode_clip(Clip(frames, Fraction(25)), again, model="nirvana", size="2k", epochs=4,
+                gop=2, intra_period=2, threads=1)
+    assert again.read_bytes() == out.read_bytes()
+
+
 def test_range_decode_reads_fewer_bytes_and_same_frames(encoded):
     out, _, _ = encoded
     full = decode_video(out)
