@@ -126,7 +126,7 @@ def quality(ref: np.ndarray, dist: np.ndarray) -> Quality:
     return Quality(float(p.mean()), float(s.mean()), kind, [float(v) for v in p])
 
 
-def quality_stream(ref: Iterable[np.ndarray], dist: Iterable[np.ndarray], chunk: int = 16
+def quality_stream(ref: Iterable[np.ndarray], dist: Iterable[np.ndarray], chunk: int = 4
                    ) -> Quality:
     """:func:`quality` over two streams of (H, W, 3) uint8 frames, ``chunk`` frames at a time
     (for clips too long to hold); both must have the same length."""
