@@ -92,7 +92,7 @@ def encode_video(
     return encode_clip(clip, output, **options)
 
 
-MODELS = ("hnerv", "hashgrid", "nirvana")
+MODELS = ("hnerv", "hashgrid", "nirvana", "pfnr")
 
 
 def model_defaults(model: str) -> tuple[float, int | None]:
@@ -106,6 +106,10 @@ def model_defaults(model: str) -> tuple[float, int | None]:
         from codec.video.nirvana_fit import NirvanaTrainOptions
 
         return NirvanaTrainOptions.epochs, None
+    if model == "pfnr":
+        from codec.video.pfnr_codec import PFNRTrainOptions
+
+        return PFNRTrainOptions.epochs, PFNRTrainOptions.bits
     from codec.video.hashgrid_codec import FieldTrainOptions
 
     return FieldTrainOptions.epochs, FieldTrainOptions.bits
@@ -153,6 +157,10 @@ def encode_clip(
                               embed_bits=embed_bits, qat_epochs=qat_epochs, loss=loss,
                               seed=seed, device=device, threads=threads, report=report,
                               **nirvana)
+    if model == "pfnr":
+        return _encode_library(clip, output, None, size=size, epochs=epochs,
+                               time_budget=time_budget, bits=bits, seed=seed, threads=threads,
+                               report=report, **nirvana)
     if nirvana:
         raise InputError(f"{', '.join('--' + k for k in nirvana)}: nirvana options")
     target = parse_count(size)
@@ -235,6 +243,97 @@ def _fit_hashgrid(clip, target, epochs, time_budget, bits, seed, device, report)
     return HashGridCodec.fit(clip.frames, clip.fps, config, opts, device=device, report=report)
 
 
+def _encode_library(clip, output, library, *, size="0.3M", epochs=None, time_budget=None,
+                    bits=None, seed=0, threads=None, report=None, capacity=None,
+                    **unused: Any) -> EncodeResult:
+    """PFNR: a new library of one video (``library`` None, write ``output``) or a video
+    appended to the library file ``library`` (``output`` is where the grown file goes)."""
+    import torch
+
+    from codec.container import ContainerReader, append_sections, write_container
+    from codec.metrics import quality
+    from codec.runtime import seed_everything
+    from codec.video.pfnr_codec import PFNRCodec, PFNRTrainOptions, fit_video, plan_config
+
+    t0 = time.perf_counter()
+    if unused:
+        raise InputError(f"{', '.join('--' + k for k in unused)}: not pfnr options")
+    if epochs is not None and epochs != int(epochs):
+        raise InputError("--epochs must be a whole number for pfnr")
+    defaults = PFNRTrainOptions()
+    try:
+        opts = PFNRTrainOptions(epochs=defaults.epochs if epochs is None else int(epochs),
+                                time_budget=time_budget, seed=seed,
+                                bits=defaults.bits if bits is None else bits,
+                                capacity=defaults.capacity if capacity is None else capacity)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    if not 2 <= opts.bits <= 16:
+        raise InputError("--bits must be in 2..16")
+    t, h, w, _ = clip.frames.shape
+    torch.set_num_threads(threads or os.cpu_count() or 1)
+    seed_everything(seed)
+    lib = None
+    if library is None:
+        check_output_path(output)
+        try:
+            config = plan_config(w, h, parse_count(size))
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+    else:
+        from codec import registry
+
+        with ContainerReader(library) as reader:
+            if registry.by_id(reader.codec_id).cls is not PFNRCodec:
+                raise InputError(f"{library}: not a pfnr library (it holds a "
+                                 f"{registry.by_id(reader.codec_id).name} file)")
+            lib = PFNRCodec.from_container(reader)
+        config = lib.config
+        first = lib.videos[0].info
+        if (first.width, first.height) != (w, h):
+            raise InputError(f"the library holds {first.width}x{first.height} videos; this one "
+                             f"is {w}x{h} (use --resize {first.width}x{first.height})")
+    entry, stats = fit_video(config, lib, clip.frames, clip.fps, opts, report)
+    if lib is None:
+        codec = PFNRCodec(config, [entry])
+        header, sections = codec.to_container()
+        nbytes = write_container(output, codec.codec_id, header, sections)
+        index = 0
+    else:
+        names = list(config.shared_shapes())
+        used = {n: np.zeros(s, bool) for n, s in config.shared_shapes().items()}
+        for v in lib.videos:
+            used = {n: used[n] | v.mask[n] for n in names}
+        index = len(lib.videos)
+        append_sections(library, entry.sections(index, used, names), output)
+        nbytes = os.path.getsize(output or library)
+    encode_seconds = time.perf_counter() - t0
+    path = output or library
+    decoded = decode_video(path, video=index)
+    q = quality(clip.frames, decoded)
+    with ContainerReader(path) as reader:
+        from codec.video.pfnr_codec import describe_videos
+
+        own = describe_videos(reader)[index]
+    stats = {**stats, "video": index, "library_bytes": nbytes}
+    return EncodeResult(os.fspath(path), t, w, h, own["new_weights"], own["bytes"],
+                        own["bpp"], q.psnr, q.ssim, q.ssim_kind, encode_seconds, stats)
+
+
+def append_video(library: str | os.PathLike, input: str | os.PathLike, *, start: int = 0,
+                 max_frames: int | None = None, crop=None, resize=None,
+                 output: str | os.PathLike | None = None, **options: Any) -> EncodeResult:
+    """Fit one more video into a PFNR library file, appending its sections in place
+    (atomically; earlier bytes unchanged). ``bytes``/``bpp`` of the result are the new
+    video's own sections; ``train["library_bytes"]`` is the whole file."""
+    from codec.video.io import Geometry, read_video
+
+    clip = read_video(input, start=start, max_frames=max_frames,
+                      geometry=Geometry(crop=crop, resize=resize))
+    options = {k: v for k, v in options.items() if v is not None}
+    return _encode_library(clip, output, library, **options)
+
+
 NIRVANA_OPTIONS = ("gop", "lmbda", "workers", "intra_period")
 
 
@@ -312,6 +411,7 @@ def decode_video(
     *,
     frames: slice | None = None,
     device: str = "cpu",
+    video: int | None = None,
 ) -> np.ndarray | None:
     """Decode a video ``.nirc``. Without ``output``: returns (T, H, W, 3) uint8 frames. With
     ``output`` (directory, .y4m or .mp4): writes them there and returns None."""
@@ -325,7 +425,13 @@ def decode_video(
         entry = registry.by_id(reader.codec_id)
         if entry.kind != "video":
             raise InputError(f"{path}: holds a {entry.name} file, not a video")
-        if getattr(entry.cls, "random_access", False):  # read only the sections needed
+        if getattr(entry.cls, "library", False):  # a PFNR library: one of its videos
+            model = entry.cls.from_container(reader, 0 if video is None else video)
+            indices = _select(model.video.frames, frames, path)
+        elif video not in (None, 0):
+            raise InputError(f"{path}: --video picks a video of a pfnr library; this is a "
+                             f"{entry.name} file with one video")
+        elif getattr(entry.cls, "random_access", False):  # read only the sections needed
             indices = _select(VideoInfo.from_dict(reader.header.get("video")).frames, frames,
                               path)
             model = entry.cls.from_container(reader, indices)

@@ -23,6 +23,7 @@ BUILTIN_MODULES = (
     "codec.video.hnerv_codec",
     "codec.video.hashgrid_codec",
     "codec.video.nirvana_codec",
+    "codec.video.pfnr_codec",
     "recon.surface_codec",  # by name only: codec never imports recon at module level
 )
 

@@ -20,6 +20,7 @@ TENSOR_FILES = sorted(GOLDEN.glob("tensors-*.nirc"))
 HNERV_FILES = sorted(GOLDEN.glob("hnerv-*.nirc"))
 HASHGRID_FILES = sorted(GOLDEN.glob("hashgrid-*.nirc"))
 NIRVANA_FILES = sorted(GOLDEN.glob("nirvana-*.nirc"))
+PFNR_FILES = sorted(GOLDEN.glob("pfnr-*.nirc"))
 SURFACE_FILES = sorted(p for c in ("gridpull", "sdf", "csp") for p in GOLDEN.glob(f"{c}-*.nirc"))
 
 
@@ -29,6 +30,7 @@ def test_golden_files_exist_for_current_version():
     assert any(f"-v{VERSION[0]}.{VERSION[1]}" in p.name for p in HNERV_FILES)
     assert any(f"-v{VERSION[0]}.{VERSION[1]}" in p.name for p in HASHGRID_FILES)
     assert any(f"-v{VERSION[0]}.{VERSION[1]}" in p.name for p in NIRVANA_FILES)
+    assert any(f"-v{VERSION[0]}.{VERSION[1]}" in p.name for p in PFNR_FILES)
     for codec in ("gridpull", "sdf", "csp"):
         assert any(p.name == f"{codec}-v{VERSION[0]}.{VERSION[1]}.nirc" for p in SURFACE_FILES)
 
@@ -51,7 +53,7 @@ def test_golden_decodes_to_expected(path):
 
 @pytest.mark.parametrize("path", HNERV_FILES + HASHGRID_FILES + NIRVANA_FILES,
                          ids=lambda p: p.name)
-def test_video_golden_renders_expected_frames(path):
+def test_video_golden_renders_expected_frames(path):  # the last video of a library
     from codec.api import decode_video
 
     expected = np.load(path.with_suffix(".npy"))
@@ -60,6 +62,20 @@ def test_video_golden_renders_expected_frames(path):
     # float convolution may differ in the last bit across CPUs: allow one level of rounding
     assert np.abs(frames.astype(int) - expected).max() <= 1
     assert np.mean(frames != expected) < 0.01
+
+
+@pytest.mark.parametrize("path", PFNR_FILES, ids=lambda p: p.name)
+def test_pfnr_golden_renders_every_video(path):
+    from codec.api import decode_video
+
+    expected = np.load(path.with_suffix(".npz"))
+    assert len(expected.files) == 2
+    for k in range(2):
+        frames = decode_video(path, video=k)
+        want = expected[f"video{k}"]
+        assert frames.shape == want.shape == (2 + k, 3, 7, 3)
+        assert np.abs(frames.astype(int) - want).max() <= 1
+        assert np.mean(frames != want) < 0.02
 
 
 @pytest.mark.parametrize("path", SURFACE_FILES, ids=lambda p: p.name)

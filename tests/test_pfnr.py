@@ -85,3 +85,79 @@ def test_a_later_video_never_changes_an_earlier_one(rng):
     changed = sum(int((w.detach() != before_shared[n]).sum()) for n, w in shared.items())
     assert changed > 0  # video 1 did train new weights
     assert any(not torch.equal(mask1[n], mask0[n]) for n in mask0)  # its own subnetwork
+
+
+# -- the pfnr codec: a library file ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def library(tiny_clip, tmp_path_factory):
+    from codec.api import encode_clip
+    from codec.video.io import read_video
+
+    path = tmp_path_factory.mktemp("pfnr") / "lib.nirc"
+    encode_clip(read_video(tiny_clip), path, model="pfnr", size="20k", epochs=8, threads=1)
+    return path
+
+
+def test_append_keeps_earlier_videos_bit_identical(library, tiny_clip, tmp_path):
+    from codec.api import append_video, decode_video
+    from codec.container import ContainerReader
+
+    path = tmp_path / "lib.nirc"
+    path.write_bytes(library.read_bytes())
+    first = decode_video(path, video=0)
+    with ContainerReader(path) as r:
+        prefix = r.toc_offset
+    old = path.read_bytes()[:prefix]
+    r1 = append_video(path, tiny_clip, epochs=6, threads=1)
+    r2 = append_video(path, tiny_clip, epochs=6, capacity=0.2, seed=3, threads=1)
+    assert (r1.train["video"], r2.train["video"]) == (1, 2)
+    assert path.read_bytes()[:prefix] == old  # earlier sections' bytes never rewritten
+    assert np.array_equal(decode_video(path, video=0), first)
+    assert decode_video(path, video=2).shape == first.shape
+    with ContainerReader(path) as r:
+        assert [s.name for s in r.sections][-4:] == ["v2.meta", "v2.mask", "v2.new", "v2.own"]
+    from tests.conftest import run_cli
+
+    info = run_cli("info", str(path), "--json")
+    videos = __import__("json").loads(info.stdout)["videos"]
+    assert [v["video"] for v in videos] == [0, 1, 2]
+    assert videos[2]["capacity"] == 0.2 and videos[1]["new_weights"] < videos[1]["weights_used"]
+
+
+def test_reading_video_k_reads_no_later_sections(library, tiny_clip, tmp_path):
+    from codec.api import append_video
+    from codec.container import ContainerReader
+    from codec.video.pfnr_codec import PFNRCodec
+
+    path = tmp_path / "lib.nirc"
+    path.write_bytes(library.read_bytes())
+    append_video(path, tiny_clip, epochs=2, threads=1)
+    with ContainerReader(path) as r:
+        seen = []
+        read = r.read
+        r.read = lambda name, kind=None: seen.append(name) or read(name, kind)
+        PFNRCodec.from_container(r, 0)
+    assert seen and all(name.startswith("v0.") for name in seen)
+
+
+def test_append_errors_leave_the_file_unchanged(library, tiny_clip, tmp_path):
+    from tests.conftest import GOLDEN, run_cli
+
+    hnerv = tmp_path / "h.nirc"
+    hnerv.write_bytes((GOLDEN / "hnerv-v1.0.nirc").read_bytes())
+    corrupt = tmp_path / "c.nirc"
+    data = bytearray(library.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    corrupt.write_bytes(bytes(data))
+    for target in (hnerv, corrupt, tmp_path / "missing.nirc"):
+        before = target.read_bytes() if target.exists() else None
+        r = run_cli("append", str(target), str(tiny_clip), "--epochs", "1")
+        assert r.returncode == 1, r.stderr
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("nircodec: error: "), r.stderr
+        assert (target.read_bytes() if target.exists() else None) == before
+    r = run_cli("decode", str(library), "--video", "3", "-o", str(tmp_path / "x.y4m"))
+    assert r.returncode == 1 and "no video 3" in r.stderr
+    assert not (tmp_path / "x.y4m").exists()

@@ -59,7 +59,7 @@ def golden_bundle() -> TensorBundle:
     return TensorBundle(tensors, TensorsConfig(bits=8), meta={"golden": "tensors", "version": 1})
 
 
-VIDEO_GOLDEN = ("hnerv", "hashgrid", "nirvana")
+VIDEO_GOLDEN = ("hnerv", "hashgrid", "nirvana", "pfnr")
 SURFACE_GOLDEN = ("gridpull", "sdf", "csp")
 SURFACE_GOLDEN_RESOLUTION = 32
 
@@ -87,6 +87,11 @@ def make_codec_golden(folder: Path, codec: str) -> Path | None:
     if entry.kind == "surface":
         v, f = model.mesh(SURFACE_GOLDEN_RESOLUTION)
         np.savez_compressed(path.with_suffix(".npz"), vertices=v, triangles=f)
+    elif getattr(entry.cls, "library", False):  # every video of a library
+        from codec.api import decode_video
+
+        np.savez_compressed(path.with_suffix(".npz"), **{
+            f"video{k}": decode_video(path, video=k) for k in range(len(model.videos))})
     else:
         np.save(path.with_suffix(".npy"), np.stack(list(model.render())))
     return path

@@ -13,6 +13,7 @@ from codec.errors import NircodecError
 # (name, module): each module has add_parser(subparsers) and run(args) -> int.
 COMMANDS = (
     ("encode", "codec.cli.encode"),
+    ("append", "codec.cli.append"),
     ("decode", "codec.cli.decode"),
     ("info", "codec.cli.info"),
     ("mesh", "codec.cli.mesh"),

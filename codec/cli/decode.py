@@ -19,6 +19,7 @@ def add_parser(sub) -> None:
     )
     p.add_argument("file", help="a .nirc file")
     p.add_argument("--frames", metavar="A:B", help="video: decode only frames A..B-1 (e.g. 10:20)")
+    p.add_argument("--video", type=int, help="pfnr library: which video (default 0)")
     p.add_argument(
         "--resolution",
         type=int,
@@ -46,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
 
             raise InputError("--resolution applies to surfaces; this file holds a video")
         frames = parse_range(args.frames) if args.frames else None
-        decode_video(args.file, args.output, frames=frames, device=args.device)
+        decode_video(args.file, args.output, frames=frames, device=args.device,
+                     video=args.video)
     seconds = time.perf_counter() - t0
     if args.json:
         emit_json({"input": args.file, "output": args.output, "decode_seconds": seconds})

@@ -76,6 +76,8 @@ def add_parser(sub) -> None:
                    "the others may be coded as residuals against the group before")
     g.add_argument("--workers", type=int,
                    help="fit this many chunks of groups in parallel processes (default 1)")
+    p.add_argument("--capacity", type=float,
+                   help="pfnr: fraction of the shared network the video may use (default 0.3)")
     p.add_argument("--start", type=int, default=0, help="first frame to use (default 0)")
     p.add_argument("--max-frames", type=int, help="use at most N frames")
     p.add_argument(
@@ -115,7 +117,13 @@ def run(args: argparse.Namespace) -> int:
 
         flags = ", ".join("--" + k.replace("_", "-") for k in nirvana)
         raise InputError(f"{flags}: nirvana options (add --model nirvana)")
-    args.size = args.size or ("10k" if args.model == "nirvana" else "0.1M")
+    if args.capacity is not None:
+        if args.model != "pfnr":
+            from codec.errors import InputError
+
+            raise InputError("--capacity: a pfnr option (add --model pfnr)")
+        nirvana["capacity"] = args.capacity
+    args.size = args.size or {"nirvana": "10k", "pfnr": "0.3M"}.get(args.model, "0.1M")
     from codec.api import encode_video
     from codec.progress import progress
 
@@ -189,7 +197,7 @@ def _run_surface(args: argparse.Namespace) -> int:
                          f"{', '.join(SURFACE_MODELS)}")
     video_only = {"--epochs": args.epochs, "--embed-bits": args.embed_bits,
                   "--gop": args.gop, "--lmbda": args.lmbda, "--workers": args.workers,
-                  "--intra-period": args.intra_period,
+                  "--intra-period": args.intra_period, "--capacity": args.capacity,
                   "--qat-epochs": args.qat_epochs, "--loss": args.loss,
                   "--max-frames": args.max_frames, "--crop": args.crop, "--resize": args.resize}
     given = [k for k, v in video_only.items() if v is not None]

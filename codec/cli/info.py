@@ -54,6 +54,10 @@ def describe(path: str) -> dict[str, Any]:
             cls = None
         if hasattr(cls, "group_table"):  # codecs with one section per group of frames
             out["groups"] = cls.group_table(r)
+        if getattr(cls, "library", False):  # pfnr: several videos in one file
+            from codec.video.pfnr_codec import describe_videos
+
+            out["videos"] = describe_videos(r)
     video = r.header.get("video")
     if isinstance(video, dict):
         try:
@@ -85,6 +89,15 @@ def run(args: argparse.Namespace) -> int:
     print(f"{'section':<{width}}  {'kind':<10} {'bytes':>12}")
     for s in info["sections"]:
         print(f"{s['name']:<{width}}  {s['kind']:<10} {s['bytes']:>12,}")
+    if "videos" in info:
+        print("videos (bytes: each video's own sections):")
+        print(f"  {'video':>5}  {'frames':>6}  {'size':>9} {'bytes':>10} {'bpp':>8} "
+              f"{'capacity':>8} {'weights used':>12} {'new':>8}")
+        for v in info["videos"]:
+            size = f"{v['width']}x{v['height']}"
+            print(f"  {v['video']:>5}  {v['frames']:>6}  {size:>9} {v['bytes']:>10,} "
+                  f"{v['bpp']:>8.4f} {v['capacity']:>8.2f} {v['weights_used']:>12,} "
+                  f"{v['new_weights']:>8,}")
     if "groups" in info:
         print("groups (variable bitrate: bytes follow the content):")
         print(f"  {'group':>5}  {'frames':>11}  {'mode':<8} {'bytes':>10} {'bpp':>8}")

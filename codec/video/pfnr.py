@@ -4,7 +4,7 @@
     stem    GELU(A1 ·) -> GELU(A2 ·), reshaped to (C0, h0, w0)
     block i 3×3 conv (C_i -> C_{i+1}·s_i²) -> PixelShuffle(s_i) -> GELU
             block ``fso_block`` is a Fourier subnetwork operator instead: rFFT2 of its input,
-            the lowest m×m modes (m rows from each end, m columns) mixed across channels by a
+            the lowest modes (m rows from each end, m columns) mixed across channels by a
             factorized complex weight (a C_i × C_{i+1} channel matrix times a per-output
             C_{i+1} × 2m × m spectral filter), irFFT2 straight to the upscaled size, GELU
     head    3×3 conv (C_last -> 3), sigmoid                            (one per video)
@@ -38,8 +38,9 @@ class PFNRConfig:
     """L: sin/cos pairs of the frame position."""
     video_levels: int = 4
     """V: sin/cos pairs of the video index."""
-    fso_block: int = 0
-    """Which block is the Fourier subnetwork operator (-1: none)."""
+    fso_block: int = 1
+    """Which block is the Fourier subnetwork operator (-1: none); its input must be at least
+    2 rows high."""
     fso_modes: int = 4
     """m: kept modes along each axis."""
 
@@ -54,8 +55,10 @@ class PFNRConfig:
             h, w = self.embed_hw
             for s in self.strides[: self.fso_block]:
                 h, w = h * s, w * s
-            if not 1 <= self.fso_modes <= min(h // 2 + 1, w // 2 + 1):
-                raise ValueError(f"fso_modes must be in 1..{min(h // 2 + 1, w // 2 + 1)}")
+            # m rows from each end must not overlap, m columns fit the half spectrum
+            if not 1 <= self.fso_modes <= min(h // 2, w // 2 + 1):
+                raise ValueError(f"fso_modes must be in 1..{min(h // 2, w // 2 + 1)} for a "
+                                 f"{h}x{w} input")
 
     @property
     def widths(self) -> list[int]:

@@ -1,0 +1,331 @@
+"""The ``pfnr`` codec: a library of videos in one network and one append-only file.
+
+Header (written once, never changed): the codec name and the network ``config``. Each video k
+then owns four sections, appended after the earlier videos' (``append_sections`` keeps every
+earlier byte):
+
+    v{k}.meta   meta     {"frames", "width", "height", "fps": [num, den], "capacity"}
+    v{k}.mask   blob     its mask of every shared tensor (config order), each coded by
+                         codec.video.subnet.encode_mask against the union of videos < k
+    v{k}.new    tensors  for each shared tensor with new weights: the values at positions in
+                         its mask and in no earlier mask (C order), 1-D, quantized
+    v{k}.own    tensors  its biases and output head
+
+Decoding video k reads the sections of videos 0..k only: the weights it uses were stored by
+the video that first used them, and nothing written later can change them.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from codec.container import ContainerReader, Section, SectionKind
+from codec.container.format import CodecId, canonical_json
+from codec.errors import ContainerError
+from codec.quant import QuantizedTensor, quantize_best
+from codec.registry import config_from_dict, register
+from codec.tensorpack import pack_tensors, unpack_tensors
+from codec.video.meta import VideoInfo
+from codec.video.pfnr import PFNRConfig, forward, init_tensors, inputs
+from codec.video.subnet import decode_mask, encode_mask, freeze, subnet_mask, top_fraction
+from codec.video.train import lr_at
+
+
+@dataclass
+class PFNRTrainOptions:
+    epochs: int = 150
+    time_budget: float | None = None
+    lr: float = 5e-3
+    """Adam (0.5, 0.999) as the reference, warm-up 10 % then cosine."""
+    batch: int = 2
+    capacity: float = 0.3
+    """Fraction of each shared tensor a video may use (its mask)."""
+    bits: int = 8
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch < 1 or not 0 < self.capacity <= 1:
+            raise ValueError("epochs and batch must be >= 1 and --capacity in (0, 1]")
+        if self.time_budget is not None and self.time_budget <= 0:
+            raise ValueError("time budget must be positive")
+
+
+@dataclass
+class VideoEntry:
+    """One video of a library, as stored."""
+
+    info: VideoInfo
+    capacity: float
+    mask: dict[str, np.ndarray]  # bool, shared shapes
+    new: dict[str, QuantizedTensor]  # 1-D values at mask & ~earlier masks
+    own: dict[str, QuantizedTensor]
+
+    def sections(self, k: int, used: dict[str, np.ndarray], names: Sequence[str]
+                 ) -> list[Section]:
+        meta = {**{key: v for key, v in self.info.to_dict().items() if key != "pix_fmt"},
+                "capacity": self.capacity}
+        masks = b"".join(_framed(encode_mask(self.mask[n], used[n])) for n in names)
+        return [Section(SectionKind.META, f"v{k}.meta", canonical_json(meta)),
+                Section(SectionKind.BLOB, f"v{k}.mask", masks),
+                Section(SectionKind.TENSORS, f"v{k}.new", pack_tensors(self.new)),
+                Section(SectionKind.TENSORS, f"v{k}.own", pack_tensors(self.own))]
+
+
+def _framed(data: bytes) -> bytes:
+    from codec.binio import write_uvarint
+
+    return write_uvarint(len(data)) + data
+
+
+@register("pfnr", CodecId.PFNR, PFNRConfig, kind="video")
+class PFNRCodec:
+    """A library: its config and the videos 0..n-1 loaded from it (``current`` picks the one
+    ``render`` and ``video`` describe)."""
+
+    library = True  # from_container(reader, video) loads videos 0..video only
+
+    def __init__(self, config: PFNRConfig, videos: list[VideoEntry], current: int = -1) -> None:
+        self.config, self.videos = config, videos
+        self.current = current if current >= 0 else len(videos) - 1
+        if not videos:
+            raise ContainerError("pfnr: the library holds no video")
+        out_h, out_w = config.out_size
+        for k, v in enumerate(videos):
+            if (v.info.width + v.info.pad[0], v.info.height + v.info.pad[1]) != (out_w, out_h):
+                raise ContainerError(f"pfnr: video {k}'s size and padding disagree with the "
+                                     "network")
+        self._dense: dict[str, np.ndarray] | None = None
+
+    @property
+    def video(self) -> VideoInfo:
+        return self.videos[self.current].info
+
+    # -- container ----------------------------------------------------------------------
+    def to_container(self) -> tuple[dict[str, Any], list[Section]]:
+        header = {"codec": self.name, "config": asdict(self.config)}
+        names = list(self.config.shared_shapes())
+        used = {n: np.zeros(s, bool) for n, s in self.config.shared_shapes().items()}
+        sections = []
+        for k, v in enumerate(self.videos):
+            sections += v.sections(k, used, names)
+            used = {n: used[n] | v.mask[n] for n in names}
+        return header, sections
+
+    @classmethod
+    def from_container(cls, reader: ContainerReader, video: int | None = None) -> PFNRCodec:
+        """Load videos 0..``video`` (default: all); reads no later video's sections."""
+        try:
+            config = config_from_dict(PFNRConfig, reader.header.get("config"), "pfnr config")
+        except ValueError as exc:
+            raise ContainerError(f"pfnr: bad configuration: {exc}") from None
+        count = sum(1 for s in reader.sections if s.name.endswith(".meta"))
+        last = count - 1 if video is None else video
+        if not 0 <= last < count:
+            raise ContainerError(f"pfnr: no video {video} (the library has {count}: "
+                                 f"0..{count - 1})")
+        shapes = config.shared_shapes()
+        used = {n: np.zeros(s, bool) for n, s in shapes.items()}
+        videos = []
+        for k in range(last + 1):
+            meta = reader.read_json(f"v{k}.meta")
+            info = VideoInfo.from_dict({**meta, "pix_fmt": "rgb24"})
+            capacity = meta.get("capacity")
+            mask = _read_masks(reader.read(f"v{k}.mask", SectionKind.BLOB), used, f"v{k}.mask")
+            new = unpack_tensors(reader.read(f"v{k}.new", SectionKind.TENSORS))
+            own = unpack_tensors(reader.read(f"v{k}.own", SectionKind.TENSORS))
+            for n, m in mask.items():
+                count_new = int((m & ~used[n]).sum())
+                if count_new and (n not in new or new[n].shape != (count_new,)):
+                    raise ContainerError(f"pfnr: v{k}.new lacks the {count_new} new weights "
+                                         f"of {n}")
+            if {n: q.shape for n, q in own.items()} != config.video_shapes():
+                raise ContainerError(f"pfnr: v{k}.own does not match the configuration")
+            videos.append(VideoEntry(info, float(capacity), mask, new, own))
+            used = {n: used[n] | mask[n] for n in shapes}
+        return cls(config, videos, last)
+
+    @classmethod
+    def example(cls) -> PFNRCodec:
+        config = PFNRConfig(embed_hw=[1, 2], strides=[2, 2], channels=4, min_channels=2,
+                            stem_width=4, frame_levels=2, video_levels=1, fso_block=1,
+                            fso_modes=1)
+        gen = torch.Generator().manual_seed(0)
+        shared = init_tensors(config.shared_shapes(), gen)
+        used = {n: np.zeros(w.shape, bool) for n, w in shared.items()}
+        videos = []
+        for k in range(2):
+            scores = {n: torch.randn(w.shape, generator=gen) for n, w in shared.items()}
+            mask = {n: top_fraction(s, 0.5).numpy() for n, s in scores.items()}
+            new = {n: quantize_best(w.numpy()[mask[n] & ~used[n]], 8) for n, w in shared.items()
+                   if (mask[n] & ~used[n]).any()}
+            own = {n: quantize_best(v.numpy() + 0.01, 8)
+                   for n, v in init_tensors(config.video_shapes(), gen).items()}
+            videos.append(VideoEntry(VideoInfo(7, 3, 2 + k, Fraction(25), (1, 1)), 0.5, mask,
+                                     new, own))
+            used = {n: used[n] | mask[n] for n in used}
+        return cls(config, videos)
+
+    # -- decoding -----------------------------------------------------------------------
+    def params(self) -> int:
+        """Weights and own tensors stored for the current video and those before it."""
+        return sum(sum(q.symbols.size for q in (*v.new.values(), *v.own.values()))
+                   for v in self.videos[: self.current + 1])
+
+    def dense(self) -> dict[str, np.ndarray]:
+        """Every shared weight known to videos 0..current (zero where none stored one)."""
+        if self._dense is None:
+            out = {n: np.zeros(s, np.float32) for n, s in self.config.shared_shapes().items()}
+            used = {n: np.zeros(s, bool) for n, s in self.config.shared_shapes().items()}
+            for v in self.videos:
+                for n in out:
+                    fresh = v.mask[n] & ~used[n]
+                    if fresh.any():
+                        out[n][fresh] = v.new[n].dequantize()
+                    used[n] |= v.mask[n]
+            self._dense = out
+        return self._dense
+
+    def render(self, indices: Sequence[int] | None = None, device="cpu", batch: int = 4
+               ) -> Iterator[np.ndarray]:
+        v = self.videos[self.current]
+        indices = range(v.info.frames) if indices is None else indices
+        dense = self.dense()
+        shared = {n: torch.from_numpy(dense[n] * v.mask[n]) for n in dense}
+        own = {n: torch.from_numpy(q.dequantize()) for n, q in v.own.items()}
+        h, w = v.info.height, v.info.width
+        with torch.inference_mode():
+            for i in range(0, len(indices), batch):
+                idx = torch.as_tensor(list(indices[i : i + batch]), dtype=torch.long)
+                x = inputs(self.config, idx, v.info.frames, self.current)
+                out = forward(self.config, shared, own, x)[..., :h, :w]
+                frames = (out.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1)
+                yield from frames.numpy()
+
+
+def _read_masks(payload: bytes, used: dict[str, np.ndarray], what: str) -> dict[str, np.ndarray]:
+    from codec.binio import ByteReader
+
+    r = ByteReader(payload, what)
+    out = {}
+    for n, u in used.items():
+        size = r.uvarint("mask length", limit=r.remaining)
+        out[n] = decode_mask(r.bytes(size, "mask"), u, f"{what} ({n})")
+    r.expect_end()
+    return out
+
+
+def fit_video(config: PFNRConfig, library: PFNRCodec | None, frames: np.ndarray, fps,
+              opts: PFNRTrainOptions, report=None) -> tuple[VideoEntry, dict]:
+    """Fit video ``len(library.videos)`` (or 0) of ``frames`` (T, H, W, 3) uint8, leaving every
+    weight an earlier video uses exactly as stored."""
+    t, h, w, _ = frames.shape
+    out_h, out_w = config.out_size
+    k = 0 if library is None else len(library.videos)
+    gen = torch.Generator().manual_seed(opts.seed + 7919 * k)
+    shapes = config.shared_shapes()
+    init = init_tensors(shapes, gen)
+    if library is None:
+        used = {n: np.zeros(s, bool) for n, s in shapes.items()}
+        known = {n: np.zeros(s, np.float32) for n, s in shapes.items()}
+    else:
+        known = library.dense()
+        used = {n: np.zeros(s, bool) for n, s in shapes.items()}
+        for v in library.videos:
+            used = {n: used[n] | v.mask[n] for n in shapes}
+    shared = {n: torch.nn.Parameter(torch.where(torch.from_numpy(used[n]),
+                                                torch.from_numpy(known[n]), init[n]))
+              for n in shapes}
+    scores = {n: torch.nn.Parameter(torch.randn(s, generator=gen)) for n, s in shapes.items()}
+    own = {n: torch.nn.Parameter(v) for n, v in init_tensors(config.video_shapes(), gen).items()}
+    hooks = [freeze(shared[n], torch.from_numpy(used[n])) for n in shapes]
+    x = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div(255)
+    x = F.pad(x, (0, out_w - w, 0, out_h - h), mode="replicate")
+    optim = torch.optim.Adam([*shared.values(), *scores.values(), *own.values()], lr=opts.lr,
+                             betas=(0.5, 0.999))
+    steps = opts.epochs * math.ceil(t / opts.batch)
+    start, step = time.perf_counter(), 0
+    while True:
+        for idx in torch.randperm(t, generator=gen).split(opts.batch):
+            progress = ((time.perf_counter() - start) / opts.time_budget
+                        if opts.time_budget else step / steps)
+            if progress >= 1.0:
+                break
+            for g in optim.param_groups:
+                g["lr"] = lr_at(progress, opts.lr, 0.1)
+            masked = {n: p * subnet_mask(scores[n], opts.capacity) for n, p in shared.items()}
+            pred = forward(config, masked, own, inputs(config, idx, t, k))[..., :h, :w]
+            loss = F.mse_loss(pred, x[idx][..., :h, :w])
+            optim.zero_grad(set_to_none=True)
+            loss.backward()
+            optim.step()
+            step += 1
+            if report is not None and step % 5 == 0:
+                report(progress, {"epoch": step // math.ceil(t / opts.batch) + 1,
+                                  "loss": loss.item(),
+                                  "psnr": -10 * math.log10(max(loss.item(), 1e-10))})
+        else:
+            continue
+        break
+    for hk in hooks:
+        hk.remove()
+    mask = {n: top_fraction(scores[n], opts.capacity).numpy() for n in shapes}
+    new = {}
+    for n in shapes:
+        fresh = mask[n] & ~used[n]
+        if fresh.any():
+            new[n] = quantize_best(shared[n].detach().numpy()[fresh], opts.bits)
+    own_q = {n: quantize_best(p.detach().numpy(), opts.bits) for n, p in own.items()}
+    info = VideoInfo(w, h, t, Fraction(fps), (out_w - w, out_h - h))
+    stats = {"steps": step, "seconds": time.perf_counter() - start,
+             "new_weights": int(sum(q.symbols.size for q in new.values())),
+             "reused_weights": int(sum((mask[n] & used[n]).sum() for n in shapes))}
+    return VideoEntry(info, opts.capacity, mask, new, own_q), stats
+
+
+def plan_config(width: int, height: int, target: int) -> PFNRConfig:
+    """Strides and stem size as HNeRV plans them for this frame, and the widest network whose
+    shared tensors hold at most ``target`` weights (each video uses ``capacity`` of them)."""
+    from codec.video.hnerv import plan_strides
+
+    strides, embed_hw = plan_strides(width, height, target)
+    # the FSO is the second block (the reference puts it early), on an input >= 2 rows high
+    fh, fw = embed_hw[0] * strides[0], embed_hw[1] * strides[0]
+    fso = 1 if len(strides) > 1 and fh >= 2 else -1
+    best = None
+    for c in range(8, 257, 4):
+        for stem in (32, 64, 128):
+            cfg = PFNRConfig(embed_hw=embed_hw, strides=strides, channels=c, stem_width=stem,
+                             fso_block=fso, fso_modes=max(1, min(4, fh // 2, fw // 2 + 1)))
+            n = sum(math.prod(s) for s in cfg.shared_shapes().values())
+            if n <= target and (best is None or n > best[0]):
+                best = (n, cfg)
+    if best is None:
+        raise ValueError(f"--size {target} is too small for a pfnr network at {width}x{height}")
+    return best[1]
+
+
+def describe_videos(reader: ContainerReader) -> list[dict[str, Any]]:
+    """Per video: frames, size, bytes of its sections, bpp, capacity and weights used."""
+    lib = PFNRCodec.from_container(reader)
+    out = []
+    for k, v in enumerate(lib.videos):
+        nbytes = sum(reader.info(f"v{k}.{part}").frame_bytes
+                     for part in ("meta", "mask", "new", "own"))
+        used = int(sum(m.sum() for m in v.mask.values()))
+        out.append({"video": k, "frames": v.info.frames, "width": v.info.width,
+                    "height": v.info.height, "bytes": nbytes,
+                    "bpp": 8 * nbytes / v.info.pixels(), "capacity": v.capacity,
+                    "weights_used": used,
+                    "new_weights": int(sum(q.symbols.size for q in v.new.values()))})
+    return out
+
+
