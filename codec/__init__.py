@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 _API = {
     "encode_video": "codec.api",
     "decode_video": "codec.api",
+    "append_video": "codec.api",
     "save_tensors": "codec.tensors",
     "load_tensors": "codec.tensors",
     "ContainerReader": "codec.container",

@@ -161,3 +161,24 @@ def test_append_errors_leave_the_file_unchanged(library, tiny_clip, tmp_path):
     r = run_cli("decode", str(library), "--video", "3", "-o", str(tmp_path / "x.y4m"))
     assert r.returncode == 1 and "no video 3" in r.stderr
     assert not (tmp_path / "x.y4m").exists()
+
+
+def test_cli_encode_append_decode(tiny_clip, tmp_path):
+    import json
+
+    from tests.conftest import run_cli
+
+    lib = tmp_path / "lib.nirc"
+    r = run_cli("encode", str(tiny_clip), "-o", str(lib), "--model", "pfnr", "--size", "20k",
+                "--epochs", "3", "--capacity", "0.4", "--json", "--quiet")
+    assert r.returncode == 0, r.stderr
+    size0 = lib.stat().st_size
+    r = run_cli("append", str(lib), str(tiny_clip), "--epochs", "2", "--json", "--quiet")
+    assert r.returncode == 0, r.stderr
+    obj = json.loads(r.stdout)
+    assert obj["video"] == 1 and obj["library_bytes"] == lib.stat().st_size > size0
+    r = run_cli("decode", str(lib), "--video", "1", "-o", str(tmp_path / "f"))
+    assert r.returncode == 0, r.stderr
+    assert len(list((tmp_path / "f").iterdir())) == 8
+    r = run_cli("encode", str(tiny_clip), "-o", str(tmp_path / "x.nirc"), "--capacity", "0.3")
+    assert r.returncode == 1 and "--model pfnr" in r.stderr
