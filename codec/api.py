@@ -82,10 +82,10 @@ def encode_video(
 
     check_output_path(output)
     if options.get("model") == "nirvana":  # streamed group by group, never all in memory
-        from codec.video.gop import FileSource
+        from codec.video.gop import FileSource, encode_stream
 
         source = FileSource(os.fspath(input), start, max_frames, Geometry(crop=crop, resize=resize))
-        return _encode_groups(source, source.fps(), output, **options)
+        return encode_stream(source, source.fps(), output, **options)
     clip = read_video(
         input, start=start, max_frames=max_frames, geometry=Geometry(crop=crop, resize=resize)
     )
@@ -150,15 +150,17 @@ def encode_clip(
     if model not in MODELS:
         raise InputError(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
     if model == "nirvana":
-        from codec.video.gop import ArraySource
+        from codec.video.gop import ArraySource, encode_stream
 
-        return _encode_groups(ArraySource(clip.frames), clip.fps, output, size=size,
+        return encode_stream(ArraySource(clip.frames), clip.fps, output, size=size,
                               epochs=epochs, time_budget=time_budget, bits=bits,
                               embed_bits=embed_bits, qat_epochs=qat_epochs, loss=loss,
                               seed=seed, device=device, threads=threads, report=report,
                               **nirvana)
     if model == "pfnr":
-        return _encode_library(clip, output, None, size=size, epochs=epochs,
+        from codec.video.library import encode_library
+
+        return encode_library(clip, output, None, size=size, epochs=epochs,
                                time_budget=time_budget, bits=bits, seed=seed, threads=threads,
                                report=report, **nirvana)
     if nirvana:
@@ -243,83 +245,6 @@ def _fit_hashgrid(clip, target, epochs, time_budget, bits, seed, device, report)
     return HashGridCodec.fit(clip.frames, clip.fps, config, opts, device=device, report=report)
 
 
-def _encode_library(clip, output, library, *, size="0.3M", epochs=None, time_budget=None,
-                    bits=None, seed=0, threads=None, report=None, capacity=None,
-                    **unused: Any) -> EncodeResult:
-    """PFNR: a new library of one video (``library`` None, write ``output``) or a video
-    appended to the library file ``library`` (``output`` is where the grown file goes)."""
-    import torch
-
-    from codec.container import ContainerReader, append_sections, write_container
-    from codec.metrics import quality
-    from codec.runtime import seed_everything
-    from codec.video.pfnr_codec import PFNRCodec, PFNRTrainOptions, fit_video, plan_config
-
-    t0 = time.perf_counter()
-    if unused:
-        raise InputError(f"{', '.join('--' + k for k in unused)}: not pfnr options")
-    if epochs is not None and epochs != int(epochs):
-        raise InputError("--epochs must be a whole number for pfnr")
-    defaults = PFNRTrainOptions()
-    try:
-        opts = PFNRTrainOptions(epochs=defaults.epochs if epochs is None else int(epochs),
-                                time_budget=time_budget, seed=seed,
-                                bits=defaults.bits if bits is None else bits,
-                                capacity=defaults.capacity if capacity is None else capacity)
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
-    if not 2 <= opts.bits <= 16:
-        raise InputError("--bits must be in 2..16")
-    t, h, w, _ = clip.frames.shape
-    torch.set_num_threads(threads or os.cpu_count() or 1)
-    seed_everything(seed)
-    lib = None
-    if library is None:
-        check_output_path(output)
-        try:
-            config = plan_config(w, h, parse_count(size))
-        except ValueError as exc:
-            raise InputError(str(exc)) from None
-    else:
-        from codec import registry
-
-        with ContainerReader(library) as reader:
-            if registry.by_id(reader.codec_id).cls is not PFNRCodec:
-                raise InputError(f"{library}: not a pfnr library (it holds a "
-                                 f"{registry.by_id(reader.codec_id).name} file)")
-            lib = PFNRCodec.from_container(reader)
-        config = lib.config
-        first = lib.videos[0].info
-        if (first.width, first.height) != (w, h):
-            raise InputError(f"the library holds {first.width}x{first.height} videos; this one "
-                             f"is {w}x{h} (use --resize {first.width}x{first.height})")
-    entry, stats = fit_video(config, lib, clip.frames, clip.fps, opts, report)
-    if lib is None:
-        codec = PFNRCodec(config, [entry])
-        header, sections = codec.to_container()
-        nbytes = write_container(output, codec.codec_id, header, sections)
-        index = 0
-    else:
-        names = list(config.shared_shapes())
-        used = {n: np.zeros(s, bool) for n, s in config.shared_shapes().items()}
-        for v in lib.videos:
-            used = {n: used[n] | v.mask[n] for n in names}
-        index = len(lib.videos)
-        append_sections(library, entry.sections(index, used, names), output)
-        nbytes = os.path.getsize(output or library)
-    encode_seconds = time.perf_counter() - t0
-    path = output or library
-    decoded = decode_video(path, video=index)
-    q = quality(clip.frames, decoded)
-    with ContainerReader(path) as reader:
-        from codec.video.pfnr_codec import describe_videos
-
-        own = describe_videos(reader)[index]
-    stats = {**stats, "video": index, "library_bytes": nbytes}
-    return EncodeResult(os.fspath(path), t, w, h, own["new_weights"], own["bytes"],
-                        own["bpp"], q.psnr, q.ssim, q.ssim_kind, encode_seconds, stats)
-
-
 def append_video(library: str | os.PathLike, input: str | os.PathLike, *, start: int = 0,
                  max_frames: int | None = None, crop=None, resize=None,
                  output: str | os.PathLike | None = None, **options: Any) -> EncodeResult:
@@ -330,79 +255,10 @@ def append_video(library: str | os.PathLike, input: str | os.PathLike, *, start:
 
     clip = read_video(input, start=start, max_frames=max_frames,
                       geometry=Geometry(crop=crop, resize=resize))
+    from codec.video.library import encode_library
+
     options = {k: v for k, v in options.items() if v is not None}
-    return _encode_library(clip, output, library, **options)
-
-
-NIRVANA_OPTIONS = ("gop", "lmbda", "workers", "intra_period")
-
-
-def _encode_groups(source, fps, output, *, model: str = "nirvana", size: str | int = "10k",
-                   epochs: float | None = None, time_budget: float | None = None,
-                   bits: int | None = None, embed_bits: int | None = None,
-                   qat_epochs: int | None = None, loss: str | None = None, seed: int = 0,
-                   device: str = "auto", threads: int | None = None, report=None,
-                   gop: int | None = None, lmbda: float | None = None, workers: int = 1,
-                   intra_period: int | None = None) -> EncodeResult:
-    """The nirvana encoder: ``source`` (codec.video.gop) is fitted group by group and coded;
-    quality is measured by streaming the file's decoded frames against the source again."""
-    import torch
-
-    from codec.container import write_container
-    from codec.metrics import quality_stream
-    from codec.runtime import seed_everything
-    from codec.video.gop import fit_all
-    from codec.video.meta import VideoInfo
-    from codec.video.nirvana import plan_config
-    from codec.video.nirvana_codec import NirvanaCodec
-    from codec.video.nirvana_fit import NirvanaTrainOptions
-
-    t0 = time.perf_counter()
-    other = {"--bits": bits, "--embed-bits": embed_bits, "--qat-epochs": qat_epochs,
-             "--loss": loss}
-    given = [k for k, v in other.items() if v is not None]
-    if given:
-        raise InputError(f"{', '.join(given)}: not used by nirvana (its rate is set by --lmbda)")
-    if device not in ("auto", "cpu"):
-        raise InputError("nirvana encodes on the CPU (--device cpu)")
-    if not 1 <= workers <= 64:
-        raise InputError("--workers must be in 1..64")
-    check_output_path(output)
-    defaults = NirvanaTrainOptions()
-    try:
-        opts = NirvanaTrainOptions(
-            epochs=defaults.epochs if epochs is None else epochs, time_budget=time_budget,
-            lmbda=defaults.lmbda if lmbda is None else lmbda, seed=seed,
-            intra_period=intra_period or defaults.intra_period)
-        config = plan_config(parse_count(size), gop=3 if gop is None else gop)
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
-    threads = threads or os.cpu_count() or 1
-    torch.set_num_threads(threads)
-    seed_everything(seed)
-    results, frames = fit_all(config, opts, source, workers=workers, threads=threads,
-                              report=report)
-    h, w = results[0][1]["height"], results[0][1]["width"]
-    p = config.patch
-    video = VideoInfo(w, h, frames, fps, (-w % p, -h % p))
-    intra = [s["group"] for _, s in results if s["intra"]]
-    codec = NirvanaCodec(config, video, intra, {i: pay for i, (pay, _) in enumerate(results)})
-    header, sections = codec.to_container()
-    nbytes = write_container(output, codec.codec_id, header, sections)
-    encode_seconds = time.perf_counter() - t0
-    from codec import registry
-    from codec.container import ContainerReader
-
-    with ContainerReader(output) as reader:
-        decoded = registry.read(reader)
-    q = quality_stream(source.frames(), decoded.render())
-    stats = {"groups": [s for _, s in results], "workers": min(workers, len(results)),
-             "config": {"siren_width": config.siren_width,
-                        "stem_channels": config.stem_channels,
-                        "head_channels": config.head_channels}}
-    return EncodeResult(os.fspath(output), frames, w, h, codec.params(), nbytes,
-                        8 * nbytes / (frames * w * h), q.psnr, q.ssim, q.ssim_kind,
-                        encode_seconds, stats)
+    return encode_library(clip, output, library, **options)
 
 
 def decode_video(

@@ -22,9 +22,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from codec.api import _encode_library, decode_video, encode_clip  # noqa: E402
+from codec.api import decode_video, encode_clip  # noqa: E402
 from codec.metrics import psnr_per_frame  # noqa: E402
 from codec.video.io import Clip, Geometry, parse_size, read_video  # noqa: E402
+from codec.video.library import encode_library  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     lib = out / "library.nirc"
     rows = []
     for k, seg in enumerate(segments):
-        res = _encode_library(seg, lib if k == 0 else None, None if k == 0 else lib,
+        res = encode_library(seg, lib if k == 0 else None, None if k == 0 else lib,
                               size=args.size, epochs=args.epochs, capacity=args.capacity)
         first = psnr_per_frame(segments[0].frames, decode_video(lib, video=0)).mean()
         ladder = []

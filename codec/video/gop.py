@@ -12,11 +12,15 @@ import queue
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from codec.errors import InputError
 from codec.video.io import Geometry
+
+if TYPE_CHECKING:
+    from codec.api import EncodeResult
 
 Report = Callable[[float, dict], None]
 
@@ -197,3 +201,71 @@ def _worker(job: ChainJob, index: int, q) -> list[tuple[bytes, dict]]:
             q.put((index, fraction, stats))
 
     return fit_chain(job, report)
+
+
+def encode_stream(source, fps, output, *, model: str = "nirvana", size: str | int = "10k",
+                   epochs: float | None = None, time_budget: float | None = None,
+                   bits: int | None = None, embed_bits: int | None = None,
+                   qat_epochs: int | None = None, loss: str | None = None, seed: int = 0,
+                   device: str = "auto", threads: int | None = None, report=None,
+                   gop: int | None = None, lmbda: float | None = None, workers: int = 1,
+                   intra_period: int | None = None) -> EncodeResult:
+    """The nirvana encoder: ``source`` (codec.video.gop) is fitted group by group and coded;
+    quality is measured by streaming the file's decoded frames against the source again."""
+    import torch
+
+    from codec.api import EncodeResult, check_output_path, parse_count
+    from codec.container import write_container
+    from codec.metrics import quality_stream
+    from codec.runtime import seed_everything
+    from codec.video.meta import VideoInfo
+    from codec.video.nirvana import plan_config
+    from codec.video.nirvana_codec import NirvanaCodec
+    from codec.video.nirvana_fit import NirvanaTrainOptions
+
+    t0 = time.perf_counter()
+    other = {"--bits": bits, "--embed-bits": embed_bits, "--qat-epochs": qat_epochs,
+             "--loss": loss}
+    given = [k for k, v in other.items() if v is not None]
+    if given:
+        raise InputError(f"{', '.join(given)}: not used by nirvana (its rate is set by --lmbda)")
+    if device not in ("auto", "cpu"):
+        raise InputError("nirvana encodes on the CPU (--device cpu)")
+    if not 1 <= workers <= 64:
+        raise InputError("--workers must be in 1..64")
+    check_output_path(output)
+    defaults = NirvanaTrainOptions()
+    try:
+        opts = NirvanaTrainOptions(
+            epochs=defaults.epochs if epochs is None else epochs, time_budget=time_budget,
+            lmbda=defaults.lmbda if lmbda is None else lmbda, seed=seed,
+            intra_period=intra_period or defaults.intra_period)
+        config = plan_config(parse_count(size), gop=3 if gop is None else gop)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    threads = threads or os.cpu_count() or 1
+    torch.set_num_threads(threads)
+    seed_everything(seed)
+    results, frames = fit_all(config, opts, source, workers=workers, threads=threads,
+                              report=report)
+    h, w = results[0][1]["height"], results[0][1]["width"]
+    p = config.patch
+    video = VideoInfo(w, h, frames, fps, (-w % p, -h % p))
+    intra = [s["group"] for _, s in results if s["intra"]]
+    codec = NirvanaCodec(config, video, intra, {i: pay for i, (pay, _) in enumerate(results)})
+    header, sections = codec.to_container()
+    nbytes = write_container(output, codec.codec_id, header, sections)
+    encode_seconds = time.perf_counter() - t0
+    from codec import registry
+    from codec.container import ContainerReader
+
+    with ContainerReader(output) as reader:
+        decoded = registry.read(reader)
+    q = quality_stream(source.frames(), decoded.render())
+    stats = {"groups": [s for _, s in results], "workers": min(workers, len(results)),
+             "config": {"siren_width": config.siren_width,
+                        "stem_channels": config.stem_channels,
+                        "head_channels": config.head_channels}}
+    return EncodeResult(os.fspath(output), frames, w, h, codec.params(), nbytes,
+                        8 * nbytes / (frames * w * h), q.psnr, q.ssim, q.ssim_kind,
+                        encode_seconds, stats)
