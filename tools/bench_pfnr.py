@@ -1,7 +1,8 @@
 """PFNR benchmark: three segments of one video appended in turn to one library, against
 encoding each segment on its own with HNeRV, at equal PSNR.
 
-For every segment: the library's bytes for that video (its own sections) and PSNR, then an
+For every segment: the bytes its encode or append added to the library file (for video 0,
+the whole file: header, sections, table of contents) and its PSNR, then an
 HNeRV ladder on the same frames; HNeRV's bytes at the library video's PSNR are interpolated
 in log-rate between ladder points (labelled "interpolated"; "—" when outside the ladder).
 Both count every byte of their files; PSNR is measured on frames decoded from the files.
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{args.input} at {w}x{h}: {len(segments)} segments of {t} frames "
           f"(starts {args.starts}); --epochs {args.epochs}; pfnr --size {args.size} "
           f"--capacity {args.capacity}; {platform.machine()}, {os.cpu_count()} CPU threads\n")
-    print("| video | pfnr bytes (own sections) | bpp | PSNR dB | new / reused weights | "
+    print("| video | pfnr bytes added to the file | bpp | PSNR dB | new / reused weights | "
           "encode s | video 0 PSNR after this append | HNeRV ladder (bytes / dB / s) | "
           "HNeRV bytes at equal PSNR (interpolated) |")
     print("|---|---:|---:|---:|---:|---:|---:|---|---:|")
