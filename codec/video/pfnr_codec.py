@@ -139,6 +139,8 @@ class PFNRCodec:
             meta = reader.read_json(f"v{k}.meta")
             info = VideoInfo.from_dict({**meta, "pix_fmt": "rgb24"})
             capacity = meta.get("capacity")
+            if not isinstance(capacity, (int, float)) or not 0 < capacity <= 1:
+                raise ContainerError(f"pfnr: v{k}.meta needs a capacity in (0, 1]")
             mask = _read_masks(reader.read(f"v{k}.mask", SectionKind.BLOB), used, f"v{k}.mask")
             new = unpack_tensors(reader.read(f"v{k}.new", SectionKind.TENSORS))
             own = unpack_tensors(reader.read(f"v{k}.own", SectionKind.TENSORS))
