@@ -83,7 +83,7 @@ def fit_chain(job: ChainJob, report: Report | None = None) -> list[tuple[bytes, 
     """Fit and code ``job.groups`` groups in order; returns (payload, stats) per group."""
     import torch
 
-    from codec.video.nirvana_codec import encode_group
+    from codec.video.nirvana_codec import encode_group, group_state
     from codec.video.nirvana_fit import (
         ChainState,
         GroupData,
@@ -95,7 +95,6 @@ def fit_chain(job: ChainJob, report: Report | None = None) -> list[tuple[bytes, 
     torch.set_num_threads(job.threads)
     config, opts = job.config, job.opts
     g_size = config.gop
-    names = list(config.param_shapes())
     state = ChainState.cold(config, opts.seed + job.first_group)
     it = job.source.frames(job.first_group * g_size, job.groups * g_size)
     out: list[tuple[bytes, dict]] = []
@@ -129,8 +128,7 @@ def fit_chain(job: ChainJob, report: Report | None = None) -> list[tuple[bytes, 
         res = fit_group(config, state, data, opts, restart=restart, steps=steps,
                         seconds=seconds, report=sub)
         payload = encode_group(config, res.symbols, res.steps, previous, res.intra)
-        previous = (np.concatenate([res.symbols[n].ravel() for n in names]),
-                    [float(np.float32(res.steps[n])) for n in names])
+        previous = group_state(config, res.symbols, res.steps)
         out.append((payload, {**res.stats, "group": job.first_group + k,
                               "frames": len(frames), "height": int(h), "width": int(w),
                               "bytes": len(payload)}))

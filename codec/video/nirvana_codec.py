@@ -37,19 +37,26 @@ MODE_INTRA, MODE_RESIDUAL = 0, 1
 RENDER_PATCHES = 256  # patches per forward pass when decoding
 
 
+def group_state(config: NirvanaConfig, symbols: dict[str, np.ndarray],
+                steps: dict[str, float]) -> tuple[np.ndarray, list[float]]:
+    """(integers, steps) of a group in payload order: every tensor's integers concatenated and
+    the float32 steps, as :func:`decode_group` returns them and a residual refers to them."""
+    names = list(config.param_shapes())
+    flat = np.concatenate([symbols[n].ravel() for n in names]).astype(np.int64)
+    return flat, [float(np.float32(steps[n])) for n in names]
+
+
 def encode_group(config: NirvanaConfig, symbols: dict[str, np.ndarray], steps: dict[str, float],
                  previous: tuple[np.ndarray, list[float]] | None, intra: bool) -> bytes:
     """The payload of one group: residual when allowed (``previous`` given, same steps, not
     ``intra``) and smaller than intra."""
-    names = list(config.param_shapes())
-    flat = np.concatenate([symbols[n].ravel() for n in names]).astype(np.int64)
-    step_list = [float(np.float32(steps[n])) for n in names]
+    flat, step_list = group_state(config, symbols, steps)
     best = (MODE_INTRA, entropy.encode(flat))
     if previous is not None and not intra and previous[1] == step_list:
         residual = entropy.encode(flat - previous[0])
         if len(residual) < len(best[1]):
             best = (MODE_RESIDUAL, residual)
-    return bytes([best[0]]) + struct.pack(f"<{len(names)}f", *step_list) + best[1]
+    return bytes([best[0]]) + struct.pack(f"<{len(step_list)}f", *step_list) + best[1]
 
 
 def decode_group(config: NirvanaConfig, payload: bytes, previous: tuple[np.ndarray, list[float]]
@@ -184,9 +191,6 @@ class NirvanaCodec:
     # -- decoding -----------------------------------------------------------------------
     def params(self) -> int:
         return self.groups * self.config.n_params()
-
-    def group_bytes(self) -> dict[int, int]:
-        return {g: len(p) for g, p in self.payloads.items()}
 
     def render(self, indices: Sequence[int] | None = None, device: torch.device | str = "cpu"
                ) -> Iterator[np.ndarray]:
