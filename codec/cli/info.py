@@ -54,10 +54,8 @@ def describe(path: str) -> dict[str, Any]:
             cls = None
         if hasattr(cls, "group_table"):  # codecs with one section per group of frames
             out["groups"] = cls.group_table(r)
-        if getattr(cls, "library", False):  # pfnr: several videos in one file
-            from codec.video.pfnr_codec import describe_videos
-
-            out["videos"] = describe_videos(r)
+        if hasattr(cls, "video_table"):  # libraries of several videos (pfnr)
+            out["videos"] = cls.video_table(r)
     video = r.header.get("video")
     if isinstance(video, dict):
         try:

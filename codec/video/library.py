@@ -7,8 +7,6 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from codec.errors import InputError
 
 if TYPE_CHECKING:
@@ -73,13 +71,10 @@ def encode_library(clip, output, library, *, size="0.3M", epochs=None, time_budg
         nbytes = added = write_container(output, codec.codec_id, header, sections)
         index = 0
     else:
-        names = list(config.shared_shapes())
-        used = {n: np.zeros(s, bool) for n, s in config.shared_shapes().items()}
-        for v in lib.videos:
-            used = {n: used[n] | v.mask[n] for n in names}
         index = len(lib.videos)
         before = os.path.getsize(library)
-        nbytes = append_sections(library, entry.sections(index, used, names), output)
+        sections = entry.sections(index, lib.known()[1], list(config.shared_shapes()))
+        nbytes = append_sections(library, sections, output)
         added = nbytes - before  # what this video cost: its sections and the longer TOC
     encode_seconds = time.perf_counter() - t0
     path = output or library

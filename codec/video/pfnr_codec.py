@@ -28,6 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from codec.binio import ByteReader, write_uvarint
 from codec.container import ContainerReader, Section, SectionKind
 from codec.container.format import CodecId, canonical_json
 from codec.errors import ContainerError
@@ -81,8 +82,6 @@ class VideoEntry:
 
 
 def _framed(data: bytes) -> bytes:
-    from codec.binio import write_uvarint
-
     return write_uvarint(len(data)) + data
 
 
@@ -103,7 +102,7 @@ class PFNRCodec:
             if (v.info.width + v.info.pad[0], v.info.height + v.info.pad[1]) != (out_w, out_h):
                 raise ContainerError(f"pfnr: video {k}'s size and padding disagree with the "
                                      "network")
-        self._dense: dict[str, np.ndarray] | None = None
+        self._known: tuple[dict, dict] | None = None
 
     @property
     def video(self) -> VideoInfo:
@@ -176,31 +175,39 @@ class PFNRCodec:
             used = {n: used[n] | mask[n] for n in used}
         return cls(config, videos)
 
+    @classmethod
+    def video_table(cls, reader: ContainerReader) -> list[dict[str, Any]]:
+        """Per video: frames, size, bytes of its sections, bpp, capacity and weights used."""
+        lib = cls.from_container(reader)
+        out = []
+        for k, v in enumerate(lib.videos):
+            nbytes = sum(reader.info(f"v{k}.{part}").frame_bytes
+                         for part in ("meta", "mask", "new", "own"))
+            used = int(sum(m.sum() for m in v.mask.values()))
+            out.append({"video": k, "frames": v.info.frames, "width": v.info.width,
+                        "height": v.info.height, "bytes": nbytes,
+                        "bpp": 8 * nbytes / v.info.pixels(), "capacity": v.capacity,
+                        "weights_used": used,
+                        "new_weights": int(sum(q.symbols.size for q in v.new.values()))})
+        return out
+
     # -- decoding -----------------------------------------------------------------------
     def params(self) -> int:
         """Weights and own tensors stored for the current video and those before it."""
         return sum(sum(q.symbols.size for q in (*v.new.values(), *v.own.values()))
                    for v in self.videos[: self.current + 1])
 
-    def dense(self) -> dict[str, np.ndarray]:
-        """Every shared weight known to videos 0..current (zero where none stored one)."""
-        if self._dense is None:
-            out = {n: np.zeros(s, np.float32) for n, s in self.config.shared_shapes().items()}
-            used = {n: np.zeros(s, bool) for n, s in self.config.shared_shapes().items()}
-            for v in self.videos:
-                for n in out:
-                    fresh = v.mask[n] & ~used[n]
-                    if fresh.any():
-                        out[n][fresh] = v.new[n].dequantize()
-                    used[n] |= v.mask[n]
-            self._dense = out
-        return self._dense
+    def known(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """:func:`known_weights` of the loaded videos (0..current), computed once."""
+        if self._known is None:
+            self._known = known_weights(self.config, self.videos)
+        return self._known
 
     def render(self, indices: Sequence[int] | None = None, device="cpu", batch: int = 4
                ) -> Iterator[np.ndarray]:
         v = self.videos[self.current]
         indices = range(v.info.frames) if indices is None else indices
-        dense = self.dense()
+        dense, _ = self.known()
         shared = {n: torch.from_numpy(dense[n] * v.mask[n]) for n in dense}
         own = {n: torch.from_numpy(q.dequantize()) for n, q in v.own.items()}
         h, w = v.info.height, v.info.width
@@ -213,9 +220,21 @@ class PFNRCodec:
                 yield from frames.numpy()
 
 
-def _read_masks(payload: bytes, used: dict[str, np.ndarray], what: str) -> dict[str, np.ndarray]:
-    from codec.binio import ByteReader
+def known_weights(config: PFNRConfig, videos: Sequence[VideoEntry]
+                  ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(every shared weight ``videos`` stored, zero elsewhere; the union of their masks)."""
+    dense = {n: np.zeros(s, np.float32) for n, s in config.shared_shapes().items()}
+    used = {n: np.zeros(s, bool) for n, s in config.shared_shapes().items()}
+    for v in videos:
+        for n in dense:
+            fresh = v.mask[n] & ~used[n]
+            if fresh.any():
+                dense[n][fresh] = v.new[n].dequantize()
+            used[n] |= v.mask[n]
+    return dense, used
 
+
+def _read_masks(payload: bytes, used: dict[str, np.ndarray], what: str) -> dict[str, np.ndarray]:
     r = ByteReader(payload, what)
     out = {}
     for n, u in used.items():
@@ -235,14 +254,7 @@ def fit_video(config: PFNRConfig, library: PFNRCodec | None, frames: np.ndarray,
     gen = torch.Generator().manual_seed(opts.seed + 7919 * k)
     shapes = config.shared_shapes()
     init = init_tensors(shapes, gen)
-    if library is None:
-        used = {n: np.zeros(s, bool) for n, s in shapes.items()}
-        known = {n: np.zeros(s, np.float32) for n, s in shapes.items()}
-    else:
-        known = library.dense()
-        used = {n: np.zeros(s, bool) for n, s in shapes.items()}
-        for v in library.videos:
-            used = {n: used[n] | v.mask[n] for n in shapes}
+    known, used = known_weights(config, []) if library is None else library.known()
     shared = {n: torch.nn.Parameter(torch.where(torch.from_numpy(used[n]),
                                                 torch.from_numpy(known[n]), init[n]))
               for n in shapes}
@@ -253,30 +265,30 @@ def fit_video(config: PFNRConfig, library: PFNRCodec | None, frames: np.ndarray,
     x = F.pad(x, (0, out_w - w, 0, out_h - h), mode="replicate")
     optim = torch.optim.Adam([*shared.values(), *scores.values(), *own.values()], lr=opts.lr,
                              betas=(0.5, 0.999))
-    steps = opts.epochs * math.ceil(t / opts.batch)
+    per_epoch = math.ceil(t / opts.batch)
+    batches = iter(())
     start, step = time.perf_counter(), 0
     while True:
-        for idx in torch.randperm(t, generator=gen).split(opts.batch):
-            progress = ((time.perf_counter() - start) / opts.time_budget
-                        if opts.time_budget else step / steps)
-            if progress >= 1.0:
-                break
-            for g in optim.param_groups:
-                g["lr"] = lr_at(progress, opts.lr, 0.1)
-            masked = {n: p * subnet_mask(scores[n], opts.capacity) for n, p in shared.items()}
-            pred = forward(config, masked, own, inputs(config, idx, t, k))[..., :h, :w]
-            loss = F.mse_loss(pred, x[idx][..., :h, :w])
-            optim.zero_grad(set_to_none=True)
-            loss.backward()
-            optim.step()
-            step += 1
-            if report is not None and step % 5 == 0:
-                report(progress, {"epoch": step // math.ceil(t / opts.batch) + 1,
-                                  "loss": loss.item(),
-                                  "psnr": -10 * math.log10(max(loss.item(), 1e-10))})
-        else:
-            continue
-        break
+        progress = ((time.perf_counter() - start) / opts.time_budget
+                    if opts.time_budget else step / (opts.epochs * per_epoch))
+        if progress >= 1.0:
+            break
+        idx = next(batches, None)
+        if idx is None:  # a new epoch: a fresh order of the frames
+            batches = iter(torch.randperm(t, generator=gen).split(opts.batch))
+            idx = next(batches)
+        for g in optim.param_groups:
+            g["lr"] = lr_at(progress, opts.lr, 0.1)
+        masked = {n: p * subnet_mask(scores[n], opts.capacity) for n, p in shared.items()}
+        pred = forward(config, masked, own, inputs(config, idx, t, k))[..., :h, :w]
+        loss = F.mse_loss(pred, x[idx][..., :h, :w])
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        optim.step()
+        step += 1
+        if report is not None and step % 5 == 0:
+            report(progress, {"epoch": step // per_epoch + 1, "loss": loss.item(),
+                              "psnr": -10 * math.log10(max(loss.item(), 1e-10))})
     for hk in hooks:
         hk.remove()
     mask = {n: top_fraction(scores[n], opts.capacity).numpy() for n in shapes}
@@ -313,21 +325,3 @@ def plan_config(width: int, height: int, target: int) -> PFNRConfig:
     if best is None:
         raise ValueError(f"--size {target} is too small for a pfnr network at {width}x{height}")
     return best[1]
-
-
-def describe_videos(reader: ContainerReader) -> list[dict[str, Any]]:
-    """Per video: frames, size, bytes of its sections, bpp, capacity and weights used."""
-    lib = PFNRCodec.from_container(reader)
-    out = []
-    for k, v in enumerate(lib.videos):
-        nbytes = sum(reader.info(f"v{k}.{part}").frame_bytes
-                     for part in ("meta", "mask", "new", "own"))
-        used = int(sum(m.sum() for m in v.mask.values()))
-        out.append({"video": k, "frames": v.info.frames, "width": v.info.width,
-                    "height": v.info.height, "bytes": nbytes,
-                    "bpp": 8 * nbytes / v.info.pixels(), "capacity": v.capacity,
-                    "weights_used": used,
-                    "new_weights": int(sum(q.symbols.size for q in v.new.values()))})
-    return out
-
-
