@@ -131,7 +131,7 @@ def encode_clip(
     device: str = "auto",
     threads: int | None = None,
     report=None,
-    **nirvana: Any,
+    **model_options: Any,
 ) -> EncodeResult:
     """Encode already-decoded frames (a :class:`codec.video.io.Clip`) into ``output``.
 
@@ -156,15 +156,16 @@ def encode_clip(
                               epochs=epochs, time_budget=time_budget, bits=bits,
                               embed_bits=embed_bits, qat_epochs=qat_epochs, loss=loss,
                               seed=seed, device=device, threads=threads, report=report,
-                              **nirvana)
+                              **model_options)
     if model == "pfnr":
         from codec.video.library import encode_library
 
         return encode_library(clip, output, None, size=size, epochs=epochs,
                                time_budget=time_budget, bits=bits, seed=seed, threads=threads,
-                               report=report, **nirvana)
-    if nirvana:
-        raise InputError(f"{', '.join('--' + k for k in nirvana)}: nirvana options")
+                               report=report, **model_options)
+    if model_options:
+        flags = ", ".join("--" + k.replace("_", "-") for k in model_options)
+        raise InputError(f"{flags}: options of another model (nirvana or pfnr)")
     target = parse_count(size)
     default_epochs, default_bits = model_defaults(model)
     epochs = default_epochs if epochs is None else epochs
@@ -249,8 +250,8 @@ def append_video(library: str | os.PathLike, input: str | os.PathLike, *, start:
                  max_frames: int | None = None, crop=None, resize=None,
                  output: str | os.PathLike | None = None, **options: Any) -> EncodeResult:
     """Fit one more video into a PFNR library file, appending its sections in place
-    (atomically; earlier bytes unchanged). ``bytes``/``bpp`` of the result are the new
-    video's own sections; ``train["library_bytes"]`` is the whole file."""
+    (atomically; earlier bytes unchanged). ``bytes``/``bpp`` of the result are what the append
+    added to the file; ``train["library_bytes"]`` is the whole file."""
     from codec.video.io import Geometry, read_video
 
     clip = read_video(input, start=start, max_frames=max_frames,

@@ -37,11 +37,21 @@ def progress(
 
 @contextlib.contextmanager
 def fraction_bar(desc: str, quiet: bool = False) -> Iterator[Callable[[float, dict], None]]:
-    """A percent bar driven by ``report(fraction, stats)`` callbacks; full when the block ends."""
-    with progress(total=100, desc=desc, unit="%", quiet=quiet) as bar:
+    """A percent bar driven by ``report(fraction, stats)`` callbacks, full when the block ends.
+    The bar appears at the first report, so an error raised before any work is done prints
+    its one line alone."""
+    bar = None
 
-        def report(fraction: float, stats: dict | None = None) -> None:
-            bar.update(round(max(0.0, min(100.0, fraction * 100)) - bar.n, 2))
+    def report(fraction: float, stats: dict | None = None) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = progress(total=100, desc=desc, unit="%", quiet=quiet)
+        bar.update(round(max(0.0, min(100.0, fraction * 100)) - bar.n, 2))
 
+    try:
         yield report
-        bar.update(100 - bar.n)
+        if bar is not None:
+            bar.update(100 - bar.n)
+    finally:
+        if bar is not None:
+            bar.close()

@@ -37,28 +37,17 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from codec.api import append_video, check_output_path
     from codec.cli.common import emit_json, human_bytes
-    from codec.progress import progress
+    from codec.progress import fraction_bar
 
     if args.output:
         check_output_path(args.output)
-    bar = None  # created at the first training step, so early errors print one line only
-
-    def report(fraction: float, stats: dict) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = progress(total=100, desc="pfnr", unit="%", quiet=args.quiet)
-        bar.update(round(max(0.0, min(100.0, fraction * 100)) - bar.n, 2))
-
-    try:
+    with fraction_bar("pfnr", args.quiet) as report:
         result = append_video(args.library, args.input, start=args.start,
                               max_frames=args.max_frames, crop=args.crop, resize=args.resize,
                               output=args.output, epochs=args.epochs,
                               time_budget=args.time_budget, capacity=args.capacity,
                               bits=args.bits, seed=args.seed, threads=args.threads,
                               report=report)
-    finally:
-        if bar is not None:
-            bar.close()
     if args.json:
         emit_json({**result.to_dict(), "video": result.train["video"],
                    "library_bytes": result.train["library_bytes"]})

@@ -110,19 +110,19 @@ def run(args: argparse.Namespace) -> int:
 
         raise InputError("--steps and --coord-quant are point-cloud options")
     args.model = args.model or "hnerv"
-    nirvana = {k: getattr(args, k) for k in ("gop", "lmbda", "intra_period", "workers")}
-    nirvana = {k: v for k, v in nirvana.items() if v is not None}
-    if nirvana and args.model != "nirvana":
+    model_options = {k: getattr(args, k) for k in ("gop", "lmbda", "intra_period", "workers")}
+    model_options = {k: v for k, v in model_options.items() if v is not None}
+    if model_options and args.model != "nirvana":
         from codec.errors import InputError
 
-        flags = ", ".join("--" + k.replace("_", "-") for k in nirvana)
+        flags = ", ".join("--" + k.replace("_", "-") for k in model_options)
         raise InputError(f"{flags}: nirvana options (add --model nirvana)")
     if args.capacity is not None:
         if args.model != "pfnr":
             from codec.errors import InputError
 
             raise InputError("--capacity: a pfnr option (add --model pfnr)")
-        nirvana["capacity"] = args.capacity
+        model_options["capacity"] = args.capacity
     args.size = args.size or {"nirvana": "10k", "pfnr": "0.3M"}.get(args.model, "0.1M")
     from codec.api import encode_video
     from codec.progress import progress
@@ -167,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
             device=args.device,
             threads=args.threads,
             report=report,
-            **nirvana,
+            **model_options,
         )
     finally:
         if bar is not None:
