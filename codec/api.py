@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from codec.errors import InputError
+from codec.errors import ContainerError, InputError
 
 _SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kKmM]?)\s*$")
 
@@ -72,27 +72,80 @@ def encode_video(
     max_frames: int | None = None,
     crop: tuple[int, int] | None = None,
     resize: tuple[int, int] | None = None,
+    checkpoint_every: float | None = None,
+    resume: bool = False,
     **options: Any,
 ) -> EncodeResult:
     """Fit a model to a video file, write ``output`` (.nirc), decode it back and measure it.
 
     ``options`` are those of :func:`encode_clip` (size, epochs, time_budget, bits, ...).
+    ``checkpoint_every`` (seconds) saves the training state to ``OUTPUT.ckpt``; ``resume``
+    continues from that file (codec.checkpoint).
     """
+    from codec.checkpoint import checkpointing, file_identity
     from codec.video.io import Geometry, read_video
 
-    check_output_path(output)
-    if options.get("model") == "nirvana":  # streamed group by group, never all in memory
-        from codec.video.gop import FileSource, encode_stream
+    check_output_path(output, input)
+    geometry = Geometry(crop=crop, resize=resize)
+    model = options.get("model", "hnerv")
+    check_input_fits(model, input, start, max_frames, geometry, options.get("size"),
+                     options.get("gop"))
 
-        source = FileSource(os.fspath(input), start, max_frames, Geometry(crop=crop, resize=resize))
-        return encode_stream(source, source.fps(), output, **options)
-    clip = read_video(
-        input, start=start, max_frames=max_frames, geometry=Geometry(crop=crop, resize=resize)
-    )
-    return encode_clip(clip, output, **options)
+    def key() -> dict[str, Any]:
+        return {"command": "encode", "input": file_identity(input), "start": start,
+                "max_frames": max_frames, "crop": crop, "resize": resize,
+                "options": _key_options(options)}
+
+    if model == "nirvana" and options.get("workers", 1) > 1 and (checkpoint_every is not None
+                                                                 or resume):
+        raise InputError("--checkpoint-every and --resume need --workers 1 for nirvana")
+    with checkpointing(output, checkpoint_every, resume, key):
+        if model == "nirvana":  # streamed group by group, never all in memory
+            from codec.video.gop import FileSource, encode_stream
+
+            source = FileSource(os.fspath(input), start, max_frames, geometry)
+            return encode_stream(source, source.fps(), output, **options)
+        clip = read_video(input, start=start, max_frames=max_frames, geometry=geometry)
+        return encode_clip(clip, output, **options)
+
+
+def _key_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The options that shape an encode's result (a checkpoint is only resumed under the same
+    ones); where it runs and how it reports do not."""
+    return {k: v for k, v in sorted(options.items())
+            if k not in ("report", "device", "threads") and v is not None}
+
+
+def check_input_fits(model: str, input, start: int, max_frames: int | None, geometry,
+                     size: str | int | None = None, gop: int | None = None) -> None:
+    """Refuse, before decoding a frame, an input with no frames in range, a network larger
+    than the raw frames it would code, or an encode that would not fit in memory."""
+    from codec.memory import check_encode
+    from codec.video.io import probe
+
+    if start < 0 or (max_frames is not None and max_frames < 1):
+        raise InputError("--start must be >= 0 and --max-frames >= 1")
+    count, width, height = probe(input, start, max_frames, geometry)
+    if count == 0:
+        raise InputError(f"{input}: no frames to encode (video is empty or --start is too "
+                         "large)")
+    if model not in MODELS:
+        return
+    params = parse_count(size if size is not None else DEFAULT_SIZE[model])
+    if model != "pfnr":  # a pfnr network is shared by the videos appended later
+        # nirvana's size is one group's network; the others code the whole clip
+        frames = min(count, gop or 3) if model == "nirvana" else count
+        raw = 3 * frames * width * height
+        if params > raw:
+            what = f"a group of {frames} frames" if model == "nirvana" else f"{frames} frames"
+            raise InputError(f"--size {size}: {params:,} parameters is more than the {raw:,} "
+                             f"samples of {what} of {width}x{height}; a smaller network is "
+                             "needed to compress them")
+    check_encode(model, count, width, height, input, params)
 
 
 MODELS = ("hnerv", "hashgrid", "nirvana", "pfnr")
+DEFAULT_SIZE = {"hnerv": "0.1M", "hashgrid": "0.1M", "nirvana": "10k", "pfnr": "0.3M"}
 
 
 def model_defaults(model: str) -> tuple[float, int | None]:
@@ -252,14 +305,25 @@ def append_video(library: str | os.PathLike, input: str | os.PathLike, *, start:
     """Fit one more video into a PFNR library file, appending its sections in place
     (atomically; earlier bytes unchanged). ``bytes``/``bpp`` of the result are what the append
     added to the file; ``train["library_bytes"]`` is the whole file."""
+    from codec.checkpoint import checkpointing, file_identity
     from codec.video.io import Geometry, read_video
-
-    clip = read_video(input, start=start, max_frames=max_frames,
-                      geometry=Geometry(crop=crop, resize=resize))
     from codec.video.library import encode_library
 
+    if output is not None:
+        check_output_path(output, input)
+    geometry = Geometry(crop=crop, resize=resize)
+    check_input_fits("pfnr", input, start, max_frames, geometry)
+    every, resume = options.pop("checkpoint_every", None), options.pop("resume", False)
     options = {k: v for k, v in options.items() if v is not None}
-    return encode_library(clip, output, library, **options)
+
+    def key() -> dict[str, Any]:
+        return {"command": "append", "library": file_identity(library),
+                "input": file_identity(input), "start": start, "max_frames": max_frames,
+                "crop": crop, "resize": resize, "options": _key_options(options)}
+
+    with checkpointing(output or library, every, resume, key):
+        clip = read_video(input, start=start, max_frames=max_frames, geometry=geometry)
+        return encode_library(clip, output, library, **options)
 
 
 def decode_video(
@@ -298,9 +362,22 @@ def decode_video(
     video = model.video
     rendered = model.render(indices, device=resolve_device(device))
     if output is None:
-        return np.stack(list(rendered))
+        return collect_frames(rendered, len(indices), video.height, video.width)
     write_frames(output, rendered, video.fps, (video.width, video.height))
     return None
+
+
+def collect_frames(frames, count: int, height: int, width: int) -> np.ndarray:
+    """(count, H, W, 3) uint8 from a frame iterator, copied into one array as they come: a
+    list of rendered frames would keep each one's allocation alive between the renderer's
+    large temporaries, and a long clip's heap then grows to several times its size."""
+    out = np.empty((count, height, width, 3), np.uint8)
+    n = 0
+    for n, frame in enumerate(frames, 1):
+        out[n - 1] = frame
+    if n != count:
+        raise ContainerError(f"the decoder gave {n} frames, not {count}")
+    return out
 
 
 def _select(total: int, frames: slice | None, path) -> range:
@@ -330,11 +407,15 @@ def parse_range(text: str) -> slice:
         raise InputError(f"--frames must look like A:B, got {text!r}") from None
 
 
-def check_output_path(output) -> None:
-    """InputError unless ``output`` can be created: not a directory, in a writable folder."""
+def check_output_path(output, *inputs) -> None:
+    """InputError unless ``output`` can be created: not a directory, in a writable folder, and
+    not one of ``inputs`` (which writing would destroy)."""
     folder = os.path.dirname(os.path.abspath(os.fspath(output)))
     if os.path.isdir(output):
         raise InputError(f"{output}: is a directory (give a file path)")
+    for path in inputs:
+        if os.path.exists(output) and os.path.exists(path) and os.path.samefile(output, path):
+            raise InputError(f"{output}: the output path is the input file; choose another")
     if not os.path.isdir(folder):
         raise InputError(f"output directory {folder!r} does not exist")
     if not os.access(folder, os.W_OK):

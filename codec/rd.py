@@ -109,7 +109,6 @@ def sweep(spec: SweepSpec, out_dir: str | os.PathLike, *, quiet: bool = True) ->
     from codec.video.io import Geometry, read_video
 
     out = Path(out_dir)
-    (out / "points").mkdir(parents=True, exist_ok=True)
     for a in spec.anchors:
         if a not in ANCHORS:
             raise InputError(f"unknown anchor {a!r} (known: {', '.join(ANCHORS)})")
@@ -121,6 +120,7 @@ def sweep(spec: SweepSpec, out_dir: str | os.PathLike, *, quiet: bool = True) ->
         max_frames=spec.max_frames,
         geometry=Geometry(crop=spec.crop, resize=spec.resize),
     )
+    (out / "points").mkdir(parents=True, exist_ok=True)  # after the input proved readable
     jobs = [(m, s) for m, sizes in spec.models.items() for s in sizes]
     jobs += [(a, f"crf{c}") for a in spec.anchors for c in ANCHOR_CRFS[a]]
     base = _source_key(spec, clip.frames)

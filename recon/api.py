@@ -32,13 +32,13 @@ def _check_resolution(resolution: int | None) -> None:
         raise InputError(f"--resolution must be in 16..1024, got {resolution}")
 
 
-def _check_output(output, suffixes: tuple[str, ...]) -> None:
+def _check_output(output, suffixes: tuple[str, ...], *inputs) -> None:
     from codec.api import check_output_path
 
     out = os.fspath(output)
     if not out.lower().endswith(suffixes):
         raise InputError(f"{out!r}: the output must end with {' or '.join(suffixes)}")
-    check_output_path(out)
+    check_output_path(out, *inputs)
 
 
 def fit_field(method: str, points: np.ndarray, *, seed: int = 0, size: int | None = None,
@@ -105,7 +105,7 @@ def reconstruct(points_path, output, *, method: str = "gridpull", resolution: in
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     _check_resolution(resolution)
-    _check_output(output, (".ply", ".obj"))
+    _check_output(output, (".ply", ".obj"), points_path)
     t0 = time.perf_counter()
     pts = read_points(points_path)
     if method == "poisson":
@@ -146,7 +146,7 @@ def encode_surface(points_path, output, *, model: str = "gridpull", size: str | 
     target = parse_count(size if size is not None else DEFAULT_SIZE[model])
     if bits is not None and not 2 <= bits <= 16:
         raise InputError("--bits must be in 2..16")
-    _check_output(output, (".nirc",))
+    _check_output(output, (".nirc",), points_path)
     t0 = time.perf_counter()
     pts = read_points(points_path)
     norm = Normalization.fit(pts)
@@ -211,7 +211,7 @@ def decode_surface(path, output=None, *, resolution: int | None = None):
     else returned as (vertices, triangles)."""
     _check_resolution(resolution)
     if output is not None:
-        _check_output(output, (".ply", ".obj"))
+        _check_output(output, (".ply", ".obj"), path)
     codec = read_surface(path)
     v, f = codec.mesh(resolution)
     if output is None:

@@ -28,9 +28,11 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
 
 
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """Run ``python -m codec ARGS`` as a user would run ``nircodec ARGS``."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+def run_cli(*args: str, cwd: Path | None = None,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m codec ARGS`` as a user would run ``nircodec ARGS`` (``env``: extra
+    environment variables)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
     return subprocess.run(
         [sys.executable, "-m", "codec", *args],
         capture_output=True,

@@ -98,7 +98,7 @@ def test_cli_hashgrid_and_hnerv_only_options(tiny_clip, tmp_path):
     assert r.returncode == 0, r.stderr
     assert len(list((tmp_path / "frames").glob("*.png"))) == 8
     r = run_cli("encode", str(tiny_clip), "-o", str(tmp_path / "d.nirc"), "--model", "hashgrid",
-                "--embed-bits", "4")
+                "--size", "8k", "--embed-bits", "4")
     assert r.returncode == 1 and "HNeRV options" in r.stderr
     assert not (tmp_path / "d.nirc").exists()
     with pytest.raises(InputError):

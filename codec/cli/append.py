@@ -6,7 +6,7 @@ import argparse
 
 
 def add_parser(sub) -> None:
-    from codec.cli.common import common_parent, size_arg
+    from codec.cli.common import add_checkpoint, common_parent, size_arg
 
     p = sub.add_parser(
         "append",
@@ -31,6 +31,7 @@ def add_parser(sub) -> None:
     p.add_argument("--crop", type=size_arg("--crop"), metavar="WxH")
     p.add_argument("--resize", type=size_arg("--resize"), metavar="WxH")
     p.add_argument("--threads", type=int)
+    add_checkpoint(p)
     p.set_defaults(run=run)
 
 
@@ -47,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
                               output=args.output, epochs=args.epochs,
                               time_budget=args.time_budget, capacity=args.capacity,
                               bits=args.bits, seed=args.seed, threads=args.threads,
-                              report=report)
+                              report=report, checkpoint_every=args.checkpoint_every,
+                              resume=args.resume)
     if args.json:
         emit_json({**result.to_dict(), "video": result.train["video"],
                    "library_bytes": result.train["library_bytes"]})

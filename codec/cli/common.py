@@ -67,3 +67,13 @@ def add_coord_quant(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="sdf: snap coordinates to an N-per-axis lattice before the grid (CQ-NIR); 0 = off",
     )
+
+
+def add_checkpoint(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("interrupt and resume")
+    g.add_argument("--checkpoint-every", type=float, metavar="SECONDS",
+                   help="save the training state to OUTPUT.ckpt this often (atomically; "
+                   "removed when the encode succeeds)")
+    g.add_argument("--resume", action="store_true",
+                   help="continue from OUTPUT.ckpt when it exists; an --epochs encode then "
+                   "ends with the same file as one never interrupted (same --seed, CPU)")

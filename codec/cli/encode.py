@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from codec.cli.common import add_coord_quant, common_parent, emit_json, human_bytes, size_arg
+from codec.cli.common import (
+    add_checkpoint,
+    add_coord_quant,
+    common_parent,
+    emit_json,
+    human_bytes,
+    size_arg,
+)
 
 SURFACE_MODELS = ("gridpull", "sdf", "csp")  # recon.api.MODELS; recon is imported lazily
 
@@ -93,6 +100,7 @@ def add_parser(sub) -> None:
         help="resize frames (after cropping)",
     )
     p.add_argument("--threads", type=int, help="CPU threads (default: all)")
+    add_checkpoint(p)
     p.set_defaults(run=run)
 
 
@@ -123,8 +131,9 @@ def run(args: argparse.Namespace) -> int:
 
             raise InputError("--capacity: a pfnr option (add --model pfnr)")
         model_options["capacity"] = args.capacity
-    args.size = args.size or {"nirvana": "10k", "pfnr": "0.3M"}.get(args.model, "0.1M")
-    from codec.api import encode_video
+    from codec.api import DEFAULT_SIZE, encode_video
+
+    args.size = args.size or DEFAULT_SIZE[args.model]
     from codec.progress import progress
 
     bar = None  # created at the first training step, so early errors print one line only
@@ -167,6 +176,8 @@ def run(args: argparse.Namespace) -> int:
             device=args.device,
             threads=args.threads,
             report=report,
+            checkpoint_every=args.checkpoint_every,
+            resume=args.resume,
             **model_options,
         )
     finally:
@@ -199,7 +210,8 @@ def _run_surface(args: argparse.Namespace) -> int:
                   "--gop": args.gop, "--lmbda": args.lmbda, "--workers": args.workers,
                   "--intra-period": args.intra_period, "--capacity": args.capacity,
                   "--qat-epochs": args.qat_epochs, "--loss": args.loss,
-                  "--max-frames": args.max_frames, "--crop": args.crop, "--resize": args.resize}
+                  "--max-frames": args.max_frames, "--crop": args.crop, "--resize": args.resize,
+                  "--checkpoint-every": args.checkpoint_every, "--resume": args.resume or None}
     given = [k for k, v in video_only.items() if v is not None]
     if given or args.start:
         raise InputError(f"{', '.join(given) or '--start'}: video options, not for point clouds")

@@ -83,6 +83,7 @@ def fit_chain(job: ChainJob, report: Report | None = None) -> list[tuple[bytes, 
     """Fit and code ``job.groups`` groups in order; returns (payload, stats) per group."""
     import torch
 
+    from codec import checkpoint
     from codec.video.nirvana_codec import encode_group, group_state
     from codec.video.nirvana_fit import (
         ChainState,
@@ -96,11 +97,28 @@ def fit_chain(job: ChainJob, report: Report | None = None) -> list[tuple[bytes, 
     config, opts = job.config, job.opts
     g_size = config.gop
     state = ChainState.cold(config, opts.seed + job.first_group)
-    it = job.source.frames(job.first_group * g_size, job.groups * g_size)
     out: list[tuple[bytes, dict]] = []
     previous = last_frame = None
     start = time.perf_counter()
-    for k in range(job.groups):
+    first = 0  # groups already done (resumed from a checkpoint)
+    tag = f"nirvana/{job.first_group}"
+    ckpt = checkpoint.active()
+    saved = ckpt.restore(tag) if ckpt else None
+    if saved is not None:
+        state.load(saved["chain"])
+        first, out = saved["groups_done"], [tuple(r) for r in saved["out"]]
+        previous = (saved["previous"][0].numpy(), saved["previous"][1])
+        last_frame = saved["last_frame"].numpy()
+        start -= saved["seconds"]
+
+    def snapshot() -> dict:
+        return {"chain": state.state(), "groups_done": len(out), "out": out,
+                "previous": (torch.from_numpy(previous[0]), previous[1]),
+                "last_frame": torch.from_numpy(last_frame),
+                "seconds": time.perf_counter() - start}
+
+    it = job.source.frames((job.first_group + first) * g_size, (job.groups - first) * g_size)
+    for k in range(first, job.groups):
         frames = [f for _, f in zip(range(g_size), it, strict=False)]
         if not frames:
             raise InputError("the video ended before the frame count its container gave")
@@ -132,6 +150,8 @@ def fit_chain(job: ChainJob, report: Report | None = None) -> list[tuple[bytes, 
         out.append((payload, {**res.stats, "group": job.first_group + k,
                               "frames": len(frames), "height": int(h), "width": int(w),
                               "bytes": len(payload)}))
+        if ckpt is not None:
+            ckpt.offer(tag, snapshot)
     return out
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from codec import checkpoint
 from codec.container import ContainerReader, Section, SectionKind
 from codec.container.format import CodecId
 from codec.errors import ContainerError
@@ -171,6 +172,16 @@ class HashGridCodec:
         steps = max(1, math.ceil(opts.epochs * n_pix / batch))
         start = time.perf_counter()
         step, loss_sum, loss_n, progress = 0, 0.0, 0, 0.0
+        ckpt = checkpoint.active()
+        saved = ckpt.restore("hashgrid") if ckpt else None
+        if saved is not None:
+            start -= checkpoint.load_training(saved, model, optim, gen)
+            step, loss_sum, loss_n = saved["step"], saved["loss_sum"], saved["loss_n"]
+
+        def state() -> dict:
+            return checkpoint.training_state(model, optim, gen, start, step=step,
+                                             loss_sum=loss_sum, loss_n=loss_n)
+
         while True:
             elapsed = time.perf_counter() - start
             progress = elapsed / opts.time_budget if opts.time_budget else step / steps
@@ -195,6 +206,8 @@ class HashGridCodec:
                 report(min(progress, 1.0), {"epoch": round(step * batch / n_pix, 1),
                                             "loss": mse, "psnr": -10 * math.log10(max(mse, 1e-10))})
                 loss_sum, loss_n = 0.0, 0
+            if ckpt is not None and step % 50 == 0:
+                ckpt.offer("hashgrid", state)
         stats = {"steps": step, "train_seconds": time.perf_counter() - start,
                  "epochs": step * batch / n_pix, "batch": batch}
         grid_q, mlp_q = quantize_field(model.grid, model.mlp, opts.bits)

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from codec import checkpoint
 from codec.container import ContainerReader, Section, SectionKind
 from codec.container.format import CodecId
 from codec.errors import ContainerError
@@ -20,7 +20,13 @@ from codec.registry import config_from_dict, register
 from codec.tensorpack import pack_tensors, unpack_tensors
 from codec.video.hnerv import HNeRV, HNeRVConfig, HNeRVDecoder
 from codec.video.meta import VideoInfo
-from codec.video.train import Report, TrainOptions, fine_tune_quantized, fit_frames
+from codec.video.train import (
+    Report,
+    TrainOptions,
+    fine_tune_quantized,
+    fit_frames,
+    pad_frames,
+)
 
 MAX_ATTEMPTS = 3  # initialisations tried when a run stalls on the mean-frame plateau
 
@@ -62,11 +68,13 @@ class HNeRVCodec:
         """frames: (T, H, W, 3) uint8. Returns the quantized codec and training statistics."""
         t, h, w, _ = frames.shape
         out_h, out_w = config.out_size
-        x = torch.from_numpy(frames).permute(0, 3, 1, 2)
-        x = F.pad(x.float(), (0, out_w - w, 0, out_h - h), mode="replicate").to(torch.uint8)
+        x = pad_frames(frames, out_h, out_w)
         x = x.to(device).contiguous(memory_format=torch.channels_last)
         start = time.perf_counter()
-        for attempt in range(MAX_ATTEMPTS):
+        ckpt = checkpoint.active()
+        resumed = ckpt.resumed_tag if ckpt else None
+        first = int(resumed.split("/")[1]) if resumed and resumed.startswith("hnerv/") else 0
+        for attempt in range(first, MAX_ATTEMPTS):
             torch.manual_seed(opts.seed + attempt)
             model = HNeRV(config, t).to(device=device, memory_format=torch.channels_last)
             run = opts
@@ -74,7 +82,8 @@ class HNeRVCodec:
                 left = opts.time_budget - (time.perf_counter() - start)
                 run = replace(opts, time_budget=max(left, 1e-3))
             stats = fit_frames(
-                model, x, (h, w), run, report, stall_check=attempt + 1 < MAX_ATTEMPTS
+                model, x, (h, w), run, report, stall_check=attempt + 1 < MAX_ATTEMPTS,
+                tag=f"hnerv/{attempt}",
             )
             if not stats.get("stalled"):
                 break

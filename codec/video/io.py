@@ -24,6 +24,7 @@ from codec.errors import InputError
 MIN_SIDE = 16
 MAX_SIDE = 8192
 MAX_FRAMES_BYTES = 8 << 30  # uint8 frames held for training (8 GiB)
+PNG_RATE = Fraction(25)  # PNG folders carry no frame rate
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,10 @@ def read_video(
     frames: list[np.ndarray] = []
     total = 0
     for frame in it:
+        if frames and frame.shape != frames[0].shape:
+            raise InputError(f"{path}: frame {len(frames)} is {frame.shape[1]}x{frame.shape[0]}, "
+                             f"unlike the {frames[0].shape[1]}x{frames[0].shape[0]} frames "
+                             "before it (use --resize)")
         total += frame.nbytes
         if total > MAX_FRAMES_BYTES:
             raise InputError(
@@ -86,25 +91,64 @@ def read_video(
 
 def read_png_dir(path: str | os.PathLike, start: int = 0, max_frames: int | None = None) -> Clip:
     """Frames from a directory of PNGs (sorted by name), e.g. what ``nircodec decode`` writes."""
+    return read_video(path, start=start, max_frames=max_frames)
+
+
+def png_files(path: str | os.PathLike) -> list[Path]:
+    """The PNG frames of a directory, sorted by name; InputError when there are none."""
+    files = sorted(f for f in Path(path).iterdir() if f.suffix.lower() == ".png")
+    if not files:
+        raise InputError(f"{path}: is a directory with no PNG frames in it")
+    return files
+
+
+def read_png(path: Path) -> np.ndarray:
+    """One PNG as RGB uint8: grayscale is repeated, alpha dropped, 16-bit rounded to 8-bit."""
     import imageio.v3 as iio
 
-    files = sorted(Path(path).glob("*.png"))[start:]
-    files = files[:max_frames] if max_frames else files
-    if not files:
-        raise InputError(f"{path}: no PNG frames in this directory")
-    frames = []
-    for f in files:
+    try:
+        img = iio.imread(path)
+    except Exception as exc:  # imageio raises many types for bad files
+        raise InputError(f"{path}: not a readable PNG ({_short(exc)})") from None
+    if img.ndim == 2:
+        img = img[..., None]
+    if img.ndim != 3 or img.shape[2] not in (1, 2, 3, 4):
+        raise InputError(f"{path}: not an image of 1 to 4 channels (shape {img.shape})")
+    img = img[..., :3] if img.shape[2] >= 3 else np.repeat(img[..., :1], 3, axis=2)
+    if img.dtype == np.uint16:
+        img = ((img.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    elif img.dtype != np.uint8:
+        raise InputError(f"{path}: PNG samples must be 8 or 16 bits, got {img.dtype}")
+    return img
+
+
+def probe(path: str | os.PathLike, start: int = 0, max_frames: int | None = None,
+          geometry: Geometry = Geometry()) -> tuple[int, int, int]:
+    """(frames, width, height) an input will deliver after ``start``/``max_frames`` and the
+    crop/resize, read from headers (no frame is decoded). Frames are counted by demuxing when
+    the container does not say."""
+    if os.path.isdir(path):
+        import imageio.v3 as iio
+
+        files = png_files(path)
         try:
-            img = iio.imread(f)
-        except Exception as exc:  # imageio raises many types for bad files
-            raise InputError(f"{f}: not a readable PNG ({exc})") from None
-        if img.ndim == 2:
-            img = np.repeat(img[..., None], 3, axis=2)
-        img = img[..., :3]
-        if img.dtype != np.uint8 or (frames and img.shape != frames[0].shape):
-            raise InputError(f"{f}: PNG frames must be 8-bit and all the same size")
-        frames.append(img)
-    return Clip(np.stack(frames), Fraction(25))
+            h, w = iio.improps(files[0]).shape[:2]
+        except Exception as exc:
+            raise InputError(f"{files[0]}: not a readable PNG ({_short(exc)})") from None
+        total = len(files)
+    else:
+        container, stream, _ = _open(path)
+        w, h = stream.codec_context.width, stream.codec_context.height
+        total = stream.frames
+        container.close()
+        total = total or count_frames(path)
+    count = max(0, total - start)
+    count = count if max_frames is None else min(count, max_frames)
+    if geometry.crop:
+        w, h = min(w, geometry.crop[0]), min(h, geometry.crop[1])
+    if geometry.resize:
+        w, h = geometry.resize
+    return count, w, h
 
 
 def iter_video(path, *, start=0, max_frames=None, geometry=Geometry()) -> Iterator[np.ndarray]:
@@ -113,8 +157,12 @@ def iter_video(path, *, start=0, max_frames=None, geometry=Geometry()) -> Iterat
 
 
 def count_frames(path: str | os.PathLike) -> int:
-    """Frames in a video file's first video stream, by demuxing (no decoding)."""
+    """Frames in a video file's first video stream, by demuxing (no decoding), or the PNGs
+    of a directory."""
     import av
+
+    if os.path.isdir(path):
+        return len(png_files(path))
 
     container, stream, _ = _open(path)
     try:
@@ -126,6 +174,8 @@ def count_frames(path: str | os.PathLike) -> int:
 
 
 def video_rate(path: str | os.PathLike) -> Fraction:
+    if os.path.isdir(path):
+        return PNG_RATE
     container, _, rate = _open(path)
     container.close()
     return rate
@@ -140,6 +190,8 @@ def _open(path):
         raise InputError(f"{path}: no such file")
     if os.path.isdir(path):
         raise InputError(f"{path}: is a directory, not a video file")
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: not a regular file")
     if os.path.getsize(path) == 0:
         raise InputError(f"{path}: empty file")
     try:
@@ -162,6 +214,10 @@ def _open_frames(path, start, max_frames, geometry) -> tuple[Fraction, Iterator[
 
     if start < 0 or (max_frames is not None and max_frames < 1):
         raise InputError("--start must be >= 0 and --max-frames >= 1")
+    if os.path.isdir(path):
+        files = png_files(path)[start:]
+        files = files if max_frames is None else files[:max_frames]
+        return PNG_RATE, (_shape(read_png(f), geometry) for f in files)
     container, stream, rate = _open(path)
     stream.thread_type = "AUTO"
 
@@ -171,7 +227,7 @@ def _open_frames(path, start, max_frames, geometry) -> tuple[Fraction, Iterator[
         try:
             for frame in container.decode(stream):
                 if index >= start:
-                    yield _transform(frame, geometry)
+                    yield _shape(frame.to_ndarray(format="rgb24"), geometry)
                     taken += 1
                     if max_frames is not None and taken >= max_frames:
                         return
@@ -184,11 +240,11 @@ def _open_frames(path, start, max_frames, geometry) -> tuple[Fraction, Iterator[
     return rate, frames()
 
 
-def _transform(frame, geometry: Geometry) -> np.ndarray:
-    w, h = frame.width, frame.height
+def _shape(rgb: np.ndarray, geometry: Geometry) -> np.ndarray:
+    """Check a decoded RGB frame's size, then crop and resize it."""
+    h, w = rgb.shape[:2]
     if w < MIN_SIDE or h < MIN_SIDE:
         raise InputError(f"frames of {w}x{h} are too small (at least {MIN_SIDE} px a side)")
-    rgb = frame.to_ndarray(format="rgb24")
     if geometry.crop:
         cw, ch = geometry.crop
         if cw > w or ch > h:

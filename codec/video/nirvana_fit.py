@@ -89,6 +89,20 @@ class ChainState:
         torch.manual_seed(seed)  # the priors' initialisation
         return cls(weights, log_steps, WeightPrior(), WeightPrior())
 
+    def state(self) -> dict:
+        """Tensors and numbers only (a checkpoint, codec.checkpoint)."""
+        return {"weights": self.weights, "log_steps": self.log_steps,
+                "intra_prior": self.intra_prior.state_dict(),
+                "residual_prior": self.residual_prior.state_dict(), "symbols": self.symbols,
+                "groups": self.groups, "since_intra": self.since_intra}
+
+    def load(self, state: dict) -> None:
+        self.weights, self.log_steps = state["weights"], state["log_steps"]
+        self.intra_prior.load_state_dict(state["intra_prior"])
+        self.residual_prior.load_state_dict(state["residual_prior"])
+        self.symbols, self.groups = state["symbols"], state["groups"]
+        self.since_intra = state["since_intra"]
+
 
 @dataclass
 class GroupResult:

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from codec import checkpoint
 from codec.binio import ByteReader, write_uvarint
 from codec.container import ContainerReader, Section, SectionKind
 from codec.container.format import CodecId, canonical_json
@@ -38,7 +39,7 @@ from codec.tensorpack import pack_tensors, unpack_tensors
 from codec.video.meta import VideoInfo
 from codec.video.pfnr import PFNRConfig, forward, init_tensors, inputs
 from codec.video.subnet import decode_mask, encode_mask, freeze, subnet_mask, top_fraction
-from codec.video.train import lr_at
+from codec.video.train import lr_at, pad_frames, to_float
 
 
 @dataclass
@@ -261,13 +262,30 @@ def fit_video(config: PFNRConfig, library: PFNRCodec | None, frames: np.ndarray,
     scores = {n: torch.nn.Parameter(torch.randn(s, generator=gen)) for n, s in shapes.items()}
     own = {n: torch.nn.Parameter(v) for n, v in init_tensors(config.video_shapes(), gen).items()}
     hooks = [freeze(shared[n], torch.from_numpy(used[n])) for n in shapes]
-    x = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div(255)
-    x = F.pad(x, (0, out_w - w, 0, out_h - h), mode="replicate")
+    x = pad_frames(frames, out_h, out_w)  # uint8; a batch at a time goes to float
     optim = torch.optim.Adam([*shared.values(), *scores.values(), *own.values()], lr=opts.lr,
                              betas=(0.5, 0.999))
     per_epoch = math.ceil(t / opts.batch)
     batches = iter(())
     start, step = time.perf_counter(), 0
+    tensors = {"shared": shared, "scores": scores, "own": own}
+    ckpt = checkpoint.active()
+    saved = ckpt.restore(f"pfnr/{k}") if ckpt else None
+    if saved is not None:
+        with torch.no_grad():
+            for group, values in tensors.items():
+                for n, p in values.items():
+                    p.copy_(saved[group][n])
+        optim.load_state_dict(saved["optim"])
+        gen.set_state(saved["gen"])
+        step = saved["step"]
+        start -= saved["seconds"]
+
+    def state() -> dict:
+        return {**{g: {n: p.detach().clone() for n, p in v.items()} for g, v in tensors.items()},
+                "optim": optim.state_dict(), "gen": gen.get_state(), "step": step,
+                "seconds": time.perf_counter() - start}
+
     while True:
         progress = ((time.perf_counter() - start) / opts.time_budget
                     if opts.time_budget else step / (opts.epochs * per_epoch))
@@ -275,13 +293,15 @@ def fit_video(config: PFNRConfig, library: PFNRCodec | None, frames: np.ndarray,
             break
         idx = next(batches, None)
         if idx is None:  # a new epoch: a fresh order of the frames
+            if ckpt is not None:
+                ckpt.offer(f"pfnr/{k}", state)
             batches = iter(torch.randperm(t, generator=gen).split(opts.batch))
             idx = next(batches)
         for g in optim.param_groups:
             g["lr"] = lr_at(progress, opts.lr, 0.1)
         masked = {n: p * subnet_mask(scores[n], opts.capacity) for n, p in shared.items()}
         pred = forward(config, masked, own, inputs(config, idx, t, k))[..., :h, :w]
-        loss = F.mse_loss(pred, x[idx][..., :h, :w])
+        loss = F.mse_loss(pred, to_float(x[idx][..., :h, :w]))
         optim.zero_grad(set_to_none=True)
         loss.backward()
         optim.step()

@@ -9,9 +9,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
+from codec import checkpoint
 from codec.quant import fake_quantize, quantize_best
 
 Report = Callable[[float, dict], None]  # (fraction done in [0, 1], stats)
@@ -64,6 +66,18 @@ def to_float(frames_u8: torch.Tensor) -> torch.Tensor:
     return frames_u8.float().div_(255.0)
 
 
+def pad_frames(frames: np.ndarray, out_h: int, out_w: int, chunk: int = 16) -> torch.Tensor:
+    """(T, H, W, 3) uint8 → (T, 3, out_h, out_w) uint8, edges replicated into the padding. A
+    few frames at a time: a float copy of a whole long clip would not fit in memory."""
+    t, h, w, _ = frames.shape
+    out = torch.empty((t, 3, out_h, out_w), dtype=torch.uint8)
+    for i in range(0, t, chunk):
+        x = torch.from_numpy(frames[i : i + chunk]).permute(0, 3, 1, 2).float()
+        out[i : i + chunk] = F.pad(x, (0, out_w - w, 0, out_h - h), mode="replicate").to(
+            torch.uint8)
+    return out
+
+
 def fit_frames(
     model: torch.nn.Module,
     frames: torch.Tensor,
@@ -71,11 +85,14 @@ def fit_frames(
     opts: TrainOptions,
     report: Report | None = None,
     stall_check: bool = False,
+    tag: str = "fit",
 ) -> dict:
     """Train ``model`` ((frames, indices) -> frames) on uint8 frames (T, 3, Hp, Wp); the loss
     covers the top-left ``valid_hw`` region (the rest is padding). Returns simple statistics; with
     ``stall_check``, returns early with ``stalled: True`` when the run has not left the
-    mean-frame plateau by the end of the warm-up."""
+    mean-frame plateau by the end of the warm-up. With an active checkpoint (codec.checkpoint)
+    the state is offered at every epoch's end under ``tag`` and restored from it."""
+
     t_count = frames.shape[0]
     h, w = valid_hw
     gen = torch.Generator().manual_seed(opts.seed)
@@ -86,6 +103,17 @@ def fit_frames(
     step, epoch, last = 0, 0, {}
     guard = _DivergenceGuard(model, optim)
     first_loss = None
+    ckpt = checkpoint.active()
+    saved = ckpt.restore(tag) if ckpt else None
+    if saved is not None:
+        start -= checkpoint.load_training(saved, model, optim, gen)
+        guard.load(saved["guard"])
+        step, epoch, first_loss = saved["step"], saved["epoch"], saved["first_loss"]
+
+    def state() -> dict:
+        return checkpoint.training_state(model, optim, gen, start, guard=guard.state(),
+                                         step=step, epoch=epoch, first_loss=first_loss)
+
     model.train()
     while True:
         order = torch.randperm(t_count, generator=gen)
@@ -128,6 +156,8 @@ def fit_frames(
             # Still near the mean-frame plateau after the warm-up (< 3 dB better than the
             # first epoch): this initialisation is stuck; the caller restarts with another.
             return {**_finish(last, step, epoch, start, guard.recoveries), "stalled": True}
+        if ckpt is not None:
+            ckpt.offer(tag, state)
 
 
 class _DivergenceGuard:
@@ -155,6 +185,16 @@ class _DivergenceGuard:
             self.optim.load_state_dict(self.best_state[1])
             self.lr_scale *= 0.5
             self.recoveries += 1
+
+    def state(self) -> dict:
+        return {"best_loss": self.best_loss, "lr_scale": self.lr_scale,
+                "recoveries": self.recoveries,
+                "best": None if self.best_state is None else list(self.best_state)}
+
+    def load(self, state: dict) -> None:
+        self.best_loss, self.lr_scale = state["best_loss"], state["lr_scale"]
+        self.recoveries = state["recoveries"]
+        self.best_state = None if state["best"] is None else tuple(state["best"])
 
     def restore_if_worse(self, loss: float) -> None:
         if self.best_state is not None and loss > self.best_loss * 1.5:

@@ -1,0 +1,103 @@
+"""Interrupt safety and resume: an encode killed (SIGKILL) or interrupted (SIGINT) leaves
+nothing at the output path; with ``--checkpoint-every`` it leaves ``OUTPUT.ckpt``, and
+``--resume`` then ends with exactly the bytes of an encode that never stopped."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import ROOT, run_cli
+
+RUNS = {  # long enough to be caught mid-training, short enough for the default suite
+    "hnerv": ["--size", "3k", "--epochs", "120"],
+    "hashgrid": ["--size", "3k", "--epochs", "60"],
+    "pfnr": ["--size", "20k", "--epochs", "60"],
+    "nirvana": ["--size", "3k", "--epochs", "100"],
+}
+
+
+def _start(*args: str) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.Popen([sys.executable, "-m", "codec", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _interrupt_after_a_checkpoint(proc: subprocess.Popen, ckpt, sig) -> tuple[int, str]:
+    deadline = time.monotonic() + 120
+    while not ckpt.exists():
+        assert proc.poll() is None, f"finished before a checkpoint: {proc.communicate()}"
+        assert time.monotonic() < deadline, "no checkpoint within 120 s"
+        time.sleep(0.05)
+    time.sleep(0.3)
+    assert proc.poll() is None, "finished before it could be interrupted; raise --epochs"
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    return proc.returncode, err
+
+
+@pytest.mark.parametrize("model, sig", [("hnerv", signal.SIGINT), ("hashgrid", signal.SIGKILL),
+                                        ("pfnr", signal.SIGKILL), ("nirvana", signal.SIGKILL)])
+def test_interrupted_encode_resumes_to_the_same_file(model, sig, tiny_clip, tmp_path):
+    args = ["--model", model, *RUNS[model], "--seed", "3", "--quiet"]
+    ref = tmp_path / "ref.nirc"
+    r = run_cli("encode", str(tiny_clip), "-o", str(ref), *args)
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "out.nirc"
+    ckpt = tmp_path / "out.nirc.ckpt"
+    proc = _start("encode", str(tiny_clip), "-o", str(out), *args, "--checkpoint-every", "0")
+    code, err = _interrupt_after_a_checkpoint(proc, ckpt, sig)
+    if sig == signal.SIGINT:
+        assert code == 130 and err.strip() == "nircodec: error: interrupted", err
+    else:
+        assert code == -signal.SIGKILL
+    assert not out.exists() and ckpt.exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == [
+        "out.nirc.ckpt", "ref.nirc"]
+    r = run_cli("encode", str(tiny_clip), "-o", str(out), *args, "--checkpoint-every", "0",
+                "--resume")
+    assert r.returncode == 0, r.stderr
+    assert out.read_bytes() == ref.read_bytes()
+    assert not ckpt.exists()
+
+
+def test_resume_refuses_another_encodes_checkpoint(tiny_clip, tmp_path):
+    out = tmp_path / "out.nirc"
+    proc = _start("encode", str(tiny_clip), "-o", str(out), *RUNS["hnerv"], "--quiet",
+                  "--checkpoint-every", "0")
+    _interrupt_after_a_checkpoint(proc, tmp_path / "out.nirc.ckpt", signal.SIGKILL)
+    for extra in (["--resume", "--seed", "9"], ["--checkpoint-every", "5"]):
+        r = run_cli("encode", str(tiny_clip), "-o", str(out), *RUNS["hnerv"], "--quiet", *extra)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 1 and len(lines) == 1 and "ckpt" in lines[0], r.stderr
+        assert not out.exists()
+    (tmp_path / "out.nirc.ckpt").write_bytes(b"garbage")
+    r = run_cli("encode", str(tiny_clip), "-o", str(out), *RUNS["hnerv"], "--quiet", "--resume")
+    assert r.returncode == 1 and "not a readable checkpoint" in r.stderr
+    r = run_cli("encode", str(tiny_clip), "-o", str(out), "--model", "nirvana", "--quiet",
+                "--resume", "--workers", "2")
+    assert r.returncode == 1 and "--workers 1" in r.stderr
+
+
+def test_append_resumes_to_the_same_library(tiny_clip, tmp_path):
+    lib = tmp_path / "lib.nirc"
+    r = run_cli("encode", str(tiny_clip), "-o", str(lib), "--model", "pfnr", "--size", "20k",
+                "--epochs", "5", "--quiet")
+    assert r.returncode == 0, r.stderr
+    ref = tmp_path / "ref.nirc"
+    args = ["--epochs", "60", "--seed", "4", "--quiet"]
+    r = run_cli("append", str(lib), str(tiny_clip), "-o", str(ref), *args)
+    assert r.returncode == 0, r.stderr
+    before = lib.read_bytes()
+    proc = _start("append", str(lib), str(tiny_clip), *args, "--checkpoint-every", "0")
+    _interrupt_after_a_checkpoint(proc, tmp_path / "lib.nirc.ckpt", signal.SIGKILL)
+    assert lib.read_bytes() == before  # the library is only replaced at the very end
+    r = run_cli("append", str(lib), str(tiny_clip), *args, "--resume")
+    assert r.returncode == 0, r.stderr
+    assert lib.read_bytes() == ref.read_bytes()
+    assert not (tmp_path / "lib.nirc.ckpt").exists()
