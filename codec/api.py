@@ -123,8 +123,6 @@ def check_input_fits(model: str, input, start: int, max_frames: int | None, geom
     from codec.memory import check_encode
     from codec.video.io import probe
 
-    if start < 0 or (max_frames is not None and max_frames < 1):
-        raise InputError("--start must be >= 0 and --max-frames >= 1")
     count, width, height = probe(input, start, max_frames, geometry)
     if count == 0:
         raise InputError(f"{input}: no frames to encode (video is empty or --start is too "

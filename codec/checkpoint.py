@@ -50,7 +50,6 @@ class Checkpoint:
         self.every = every
         self.key = json.dumps(key, sort_keys=True)
         self.saved: dict[str, Any] | None = None
-        self.saves = 0
         self._last = time.monotonic()
         if resume and os.path.exists(self.path):
             try:
@@ -86,7 +85,6 @@ class Checkpoint:
 
         with atomic_write(self.path) as fh:
             torch.save({"key": self.key, "tag": tag, "state": state()}, fh)
-        self.saves += 1
         self._last = time.monotonic()
 
     def remove(self) -> None:
@@ -110,7 +108,6 @@ def checkpointing(output, every: float | None, resume: bool, key: Callable[[], d
     finally:
         _ACTIVE.reset(token)
     ckpt.remove()
-
 
 
 def training_state(model, optim, gen, start: float, **extra: Any) -> dict[str, Any]:

@@ -8,7 +8,6 @@ and Hausdorff of PRED against GT in the GT's unit cube (``recon.metrics``; loade
 from __future__ import annotations
 
 import argparse
-import os
 
 import numpy as np
 
@@ -43,10 +42,8 @@ def add_parser(sub) -> None:
 
 def load_frames(path: str, max_frames: int | None = None) -> np.ndarray:
     """(T, H, W, 3) uint8 from a video file, a PNG directory or a video .nirc."""
-    from codec.video.io import read_png_dir, read_video
+    from codec.video.io import read_video
 
-    if os.path.isdir(path):
-        return read_png_dir(path, max_frames=max_frames).frames
     if path.endswith(".nirc"):
         from codec.api import decode_video
 

@@ -89,11 +89,6 @@ def read_video(
     return Clip(np.stack(frames), fps)
 
 
-def read_png_dir(path: str | os.PathLike, start: int = 0, max_frames: int | None = None) -> Clip:
-    """Frames from a directory of PNGs (sorted by name), e.g. what ``nircodec decode`` writes."""
-    return read_video(path, start=start, max_frames=max_frames)
-
-
 def png_files(path: str | os.PathLike) -> list[Path]:
     """The PNG frames of a directory, sorted by name; InputError when there are none."""
     files = sorted(f for f in Path(path).iterdir() if f.suffix.lower() == ".png")
@@ -127,6 +122,7 @@ def probe(path: str | os.PathLike, start: int = 0, max_frames: int | None = None
     """(frames, width, height) an input will deliver after ``start``/``max_frames`` and the
     crop/resize, read from headers (no frame is decoded). Frames are counted by demuxing when
     the container does not say."""
+    check_range(start, max_frames)
     if os.path.isdir(path):
         import imageio.v3 as iio
 
@@ -138,10 +134,11 @@ def probe(path: str | os.PathLike, start: int = 0, max_frames: int | None = None
         total = len(files)
     else:
         container, stream, _ = _open(path)
-        w, h = stream.codec_context.width, stream.codec_context.height
-        total = stream.frames
-        container.close()
-        total = total or count_frames(path)
+        try:
+            w, h = stream.codec_context.width, stream.codec_context.height
+            total = stream.frames or _demux_count(container, stream, path)
+        finally:
+            container.close()
     count = max(0, total - start)
     count = count if max_frames is None else min(count, max_frames)
     if geometry.crop:
@@ -159,18 +156,27 @@ def iter_video(path, *, start=0, max_frames=None, geometry=Geometry()) -> Iterat
 def count_frames(path: str | os.PathLike) -> int:
     """Frames in a video file's first video stream, by demuxing (no decoding), or the PNGs
     of a directory."""
-    import av
-
     if os.path.isdir(path):
         return len(png_files(path))
-
     container, stream, _ = _open(path)
+    try:
+        return _demux_count(container, stream, path)
+    finally:
+        container.close()
+
+
+def _demux_count(container, stream, path) -> int:
+    import av
+
     try:
         return sum(1 for packet in container.demux(stream) if packet.size)
     except av.error.FFmpegError as exc:
         raise InputError(f"{path}: not a readable video ({_short(exc)})") from None
-    finally:
-        container.close()
+
+
+def check_range(start: int, max_frames: int | None) -> None:
+    if start < 0 or (max_frames is not None and max_frames < 1):
+        raise InputError("--start must be >= 0 and --max-frames >= 1")
 
 
 def video_rate(path: str | os.PathLike) -> Fraction:
@@ -212,8 +218,7 @@ def _open(path):
 def _open_frames(path, start, max_frames, geometry) -> tuple[Fraction, Iterator[np.ndarray]]:
     import av
 
-    if start < 0 or (max_frames is not None and max_frames < 1):
-        raise InputError("--start must be >= 0 and --max-frames >= 1")
+    check_range(start, max_frames)
     if os.path.isdir(path):
         files = png_files(path)[start:]
         files = files if max_frames is None else files[:max_frames]

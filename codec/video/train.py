@@ -92,7 +92,6 @@ def fit_frames(
     ``stall_check``, returns early with ``stalled: True`` when the run has not left the
     mean-frame plateau by the end of the warm-up. With an active checkpoint (codec.checkpoint)
     the state is offered at every epoch's end under ``tag`` and restored from it."""
-
     t_count = frames.shape[0]
     h, w = valid_hw
     gen = torch.Generator().manual_seed(opts.seed)
