@@ -129,7 +129,7 @@ def check_input_fits(model: str, input, start: int, max_frames: int | None, geom
                          "large)")
     if model not in MODELS:
         return
-    params = parse_count(size if size is not None else DEFAULT_SIZE[model])
+    params = model_size(model, size)
     if model != "pfnr":  # a pfnr network is shared by the videos appended later
         # nirvana's size is one group's network; the others code the whole clip
         frames = min(count, gop or 3) if model == "nirvana" else count
@@ -144,6 +144,11 @@ def check_input_fits(model: str, input, start: int, max_frames: int | None, geom
 
 MODELS = ("hnerv", "hashgrid", "nirvana", "pfnr")
 DEFAULT_SIZE = {"hnerv": "0.1M", "hashgrid": "0.1M", "nirvana": "10k", "pfnr": "0.3M"}
+
+
+def model_size(model: str, size: str | int | None) -> int:
+    """Parameters of ``--size`` (for nirvana: one group's network), ``DEFAULT_SIZE`` if None."""
+    return parse_count(size if size is not None else DEFAULT_SIZE[model])
 
 
 def model_defaults(model: str) -> tuple[float, int | None]:
@@ -171,7 +176,7 @@ def encode_clip(
     output: str | os.PathLike,
     *,
     model: str = "hnerv",
-    size: str | int = "0.1M",
+    size: str | int | None = None,
     epochs: float | None = None,
     time_budget: float | None = None,
     bits: int | None = None,
@@ -186,10 +191,11 @@ def encode_clip(
 ) -> EncodeResult:
     """Encode already-decoded frames (a :class:`codec.video.io.Clip`) into ``output``.
 
-    ``model``: "hnerv" (default) or "hashgrid". ``epochs``: HNeRV epochs, or passes over all
-    pixels for hashgrid (defaults 300 / 20). ``bits``: HNeRV weight bits (default 8) or the bit
-    depth of the widest hash-grid level (default 6). ``embed_bits``, ``qat_epochs`` and ``loss`` are
-    HNeRV options.
+    ``model``: one of MODELS (default "hnerv"); ``size``: see :func:`model_size`. ``epochs``:
+    HNeRV epochs, or passes over all pixels for hashgrid (defaults 300 / 20). ``bits``: HNeRV
+    weight bits (default 8) or the bit depth of the widest hash-grid level (default 6).
+    ``embed_bits``, ``qat_epochs`` and ``loss`` are HNeRV options; ``model_options`` go to
+    nirvana (gop, lmbda, intra_period, workers) or pfnr (capacity).
     """
     import torch
 
@@ -217,7 +223,7 @@ def encode_clip(
     if model_options:
         flags = ", ".join("--" + k.replace("_", "-") for k in model_options)
         raise InputError(f"{flags}: options of another model (nirvana or pfnr)")
-    target = parse_count(size)
+    target = model_size(model, size)
     default_epochs, default_bits = model_defaults(model)
     epochs = default_epochs if epochs is None else epochs
     bits = default_bits if bits is None else bits

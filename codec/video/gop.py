@@ -221,7 +221,7 @@ def _worker(job: ChainJob, index: int, q) -> list[tuple[bytes, dict]]:
     return fit_chain(job, report)
 
 
-def encode_stream(source, fps, output, *, model: str = "nirvana", size: str | int = "10k",
+def encode_stream(source, fps, output, *, model: str = "nirvana", size: str | int | None = None,
                    epochs: float | None = None, time_budget: float | None = None,
                    bits: int | None = None, embed_bits: int | None = None,
                    qat_epochs: int | None = None, loss: str | None = None, seed: int = 0,
@@ -232,7 +232,7 @@ def encode_stream(source, fps, output, *, model: str = "nirvana", size: str | in
     quality is measured by streaming the file's decoded frames against the source again."""
     import torch
 
-    from codec.api import EncodeResult, check_output_path, parse_count
+    from codec.api import EncodeResult, check_output_path, model_size
     from codec.container import write_container
     from codec.metrics import quality_stream
     from codec.runtime import seed_everything
@@ -258,7 +258,7 @@ def encode_stream(source, fps, output, *, model: str = "nirvana", size: str | in
             epochs=defaults.epochs if epochs is None else epochs, time_budget=time_budget,
             lmbda=defaults.lmbda if lmbda is None else lmbda, seed=seed,
             intra_period=intra_period or defaults.intra_period)
-        config = plan_config(parse_count(size), gop=3 if gop is None else gop)
+        config = plan_config(model_size("nirvana", size), gop=3 if gop is None else gop)
     except ValueError as exc:
         raise InputError(str(exc)) from None
     threads = threads or os.cpu_count() or 1

@@ -13,14 +13,14 @@ if TYPE_CHECKING:
     from codec.api import EncodeResult
 
 
-def encode_library(clip, output, library, *, size="0.3M", epochs=None, time_budget=None,
+def encode_library(clip, output, library, *, size=None, epochs=None, time_budget=None,
                     bits=None, seed=0, threads=None, report=None, capacity=None,
                     **unused: Any) -> EncodeResult:
     """PFNR: a new library of one video (``library`` None, write ``output``) or a video
     appended to the library file ``library`` (``output`` is where the grown file goes)."""
     import torch
 
-    from codec.api import EncodeResult, check_output_path, decode_video, parse_count
+    from codec.api import EncodeResult, check_output_path, decode_video, model_size
     from codec.container import ContainerReader, append_sections, write_container
     from codec.metrics import quality
     from codec.runtime import seed_everything
@@ -48,7 +48,7 @@ def encode_library(clip, output, library, *, size="0.3M", epochs=None, time_budg
     if library is None:
         check_output_path(output)
         try:
-            config = plan_config(w, h, parse_count(size))
+            config = plan_config(w, h, model_size("pfnr", size))
         except ValueError as exc:
             raise InputError(str(exc)) from None
     else:
