@@ -83,13 +83,32 @@ class Checkpoint:
 
         from codec.atomic import atomic_write
 
-        with atomic_write(self.path) as fh:
+        with _no_interrupts(), atomic_write(self.path) as fh:
             torch.save({"key": self.key, "tag": tag, "state": state()}, fh)
         self._last = time.monotonic()
 
     def remove(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
+
+
+@contextlib.contextmanager
+def _no_interrupts() -> Iterator[None]:
+    """Hold SIGINT back while a checkpoint is written: a Ctrl-C inside ``torch.save`` breaks
+    its zip writer, which then raises its own error in place of the interrupt. The held
+    signal arrives when the block ends, as a KeyboardInterrupt at a clean point."""
+    import signal
+    import threading
+
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not (
+            threading.main_thread()):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 @contextlib.contextmanager

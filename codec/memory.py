@@ -16,19 +16,11 @@ from codec.errors import InputError
 BASE = 900 << 20
 """Interpreter, torch, FFmpeg and the metric libraries, with their thread pools."""
 
-HELD_COPIES = {"hnerv": 3, "hashgrid": 3, "pfnr": 3, "nirvana": 0}
-"""uint8 copies of the whole clip a model keeps: the decoded input, its padded training copy
-and the frames decoded from the file for measuring quality. nirvana streams (G frames)."""
-
-WORK_PER_PIXEL = {"hnerv": 6000, "hashgrid": 1500, "pfnr": 6000, "nirvana": 5000}
-"""Bytes per pixel of one frame for training activations, gradients and decoded batches."""
-
 BYTES_PER_PARAM = 16
 """float32 weights, their gradients and Adam's two moments."""
 
-NETWORKS_HELD = {"nirvana": 2}
-"""Networks of ``--size`` parameters in memory at once: a nirvana chain keeps the group before
-the one it fits."""
+# Each method states the rest (codec.method.Method): ``held_copies`` uint8 copies of the
+# whole clip, ``work_per_pixel`` bytes per pixel of one frame, ``networks_held`` networks.
 
 
 def available_bytes() -> int | None:
@@ -47,22 +39,21 @@ def available_bytes() -> int | None:
         return None
 
 
-def encode_estimate(model: str, frames: int, width: int, height: int, params: int = 0) -> int:
-    """Peak bytes an encode of ``frames`` frames of ``width`` x ``height`` with a network of
-    ``params`` parameters is expected to use."""
+def encode_estimate(method, frames: int, width: int, height: int, params: int = 0) -> int:
+    """Peak bytes an encode with ``method`` (a :class:`codec.method.Method`) of ``frames``
+    frames of ``width`` x ``height`` with a network of ``params`` parameters may use."""
     pixels = width * height
-    return (BASE + HELD_COPIES[model] * 3 * frames * pixels + WORK_PER_PIXEL[model] * pixels
-            + BYTES_PER_PARAM * NETWORKS_HELD.get(model, 1) * params)
+    return (BASE + method.held_copies * 3 * frames * pixels + method.work_per_pixel * pixels
+            + BYTES_PER_PARAM * method.networks_held * params)
 
 
-def check_encode(model: str, frames: int, width: int, height: int, path,
-                 params: int = 0) -> None:
+def check_encode(method, frames: int, width: int, height: int, path, params: int = 0) -> None:
     """InputError when the estimate for this encode exceeds the memory available."""
-    need = encode_estimate(model, frames, width, height, params)
+    need = encode_estimate(method, frames, width, height, params)
     have = available_bytes()
     if have is not None and need > have:
         raise InputError(
-            f"{path}: encoding {frames} frames of {width}x{height} with {model} needs about "
+            f"{path}: encoding {frames} frames of {width}x{height} with {method.name} needs about "
             f"{_gib(need)} of memory, more than the {_gib(have)} available; use --resize "
             "(smaller frames) or --max-frames"
         )

@@ -19,7 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from codec import registry
 from codec.errors import InputError
+from codec.options import specs
 
 ANCHOR_CRFS = {
     "x264": (18, 23, 28, 33, 38, 43, 48, 51),
@@ -54,13 +56,18 @@ class SweepSpec:
     max_frames: int | None = None
     crop: tuple[int, int] | None = None
     resize: tuple[int, int] | None = None
-    epochs: dict[str, float] | None = None  # codec -> epochs; missing: the codec's default
+    epochs: dict[str, float] | None = None  # model -> epochs (or steps); missing: default
     seed: int = 0
 
     def epochs_of(self, model: str) -> float:
-        from codec.api import model_defaults
+        return (self.epochs or {}).get(model, getattr(registry.method(model).Options,
+                                                      budget_field(model)))
 
-        return (self.epochs or {}).get(model, model_defaults(model)[0])
+
+def budget_field(model: str) -> str:
+    """The option that sets a model's training length: ``epochs``, else ``steps``."""
+    names = {s.name for s in specs(registry.method(model).Options)}
+    return "epochs" if "epochs" in names else "steps"
 
 
 def parse_epochs(text: str, models) -> dict[str, float]:
@@ -84,15 +91,15 @@ def parse_epochs(text: str, models) -> dict[str, float]:
 
 def parse_models(text: str) -> dict[str, list[str]]:
     """``"hnerv:0.05M,0.1M"`` -> {"hnerv": ["0.05M", "0.1M"]}; ``;`` separates codecs."""
-    from codec import registry
-    from codec.api import parse_count
+    from codec.options import parse_count
 
     out: dict[str, list[str]] = {}
+    videos = [m.name for m in registry.methods("video")]
     for part in filter(None, (p.strip() for p in text.split(";"))):
         name, _, sizes = part.partition(":")
-        entry = registry.get(name) if name in {e.name for e in registry.entries()} else None
-        if entry is None or entry.kind != "video":
-            raise InputError(f"--models: {name!r} is not a video codec")
+        if name not in videos:
+            raise InputError(f"--models: {name!r} is not a video model (choose from "
+                             f"{', '.join(videos)})")
         ladder = [s.strip() for s in sizes.split(",") if s.strip()]
         if not ladder:
             raise InputError(f"--models: give sizes for {name}, e.g. {name}:0.05M,0.1M")
@@ -217,7 +224,8 @@ def _inr_point(spec: SweepSpec, clip, model: str, size: str, out: Path) -> RdPoi
 
     path = out / f"{model}-{size}.nirc"
     result = encode_clip(
-        clip, path, model=model, size=size, epochs=spec.epochs_of(model), seed=spec.seed
+        clip, path, model=model, size=size, seed=spec.seed,
+        **{budget_field(model): spec.epochs_of(model)}
     )
     t0 = time.perf_counter()
     decoded = decode_video(path)
@@ -299,9 +307,10 @@ def _describe(name: str, spec: SweepSpec) -> str:
         enc, opts = ANCHORS[name]
         preset = opts.get("preset", "")
         return f"FFmpeg {enc} preset {preset}, yuv420p, CRF ladder; bytes = packet sizes"
-    unit = "pixel passes" if name == "hashgrid" else "epochs"
+    field = budget_field(name)
+    unit = {s.name: s.help for s in specs(registry.method(name).Options)}[field]
     return (
-        f"nircodec {name}, {spec.epochs_of(name):g} {unit}, seed {spec.seed}; "
+        f"nircodec {name}, {spec.epochs_of(name):g} {field} ({unit}), seed {spec.seed}; "
         "bytes = .nirc file size"
     )
 

@@ -1,9 +1,11 @@
-"""The one registry of codecs: name + fixed codec id -> class + config dataclass.
+"""The one registry: codecs (name + fixed codec id -> class + config dataclass, for reading
+files) and methods (a model's encoding side, :class:`codec.method.Method`).
 
 Every codec class follows one contract (see :class:`Codec`): it turns itself into a header and
-sections, and is rebuilt from a :class:`~codec.container.ContainerReader` alone. Codec modules
-register on import; :func:`load_builtin` imports them lazily so that ``codec`` never imports
-``recon`` at module level.
+sections, and is rebuilt from a :class:`~codec.container.ContainerReader` alone. A model is one
+package that registers its codec and its method on import; ``BUILTIN_MODULES`` names the
+packages (one line per model), and other distributions (``recon``'s surface methods) add theirs
+through the ``nircodec.plugins`` entry point, so that ``codec`` never imports ``recon``.
 """
 
 from __future__ import annotations
@@ -15,17 +17,19 @@ from typing import Any, ClassVar, Protocol
 
 from codec.container import ContainerReader, Section
 from codec.container.format import CodecId
-from codec.errors import ContainerError
+from codec.errors import ContainerError, InputError
+from codec.method import Method
 
-# Modules whose import registers codecs; missing optional ones are skipped.
+# Modules whose import registers codecs and methods: one line per model.
 BUILTIN_MODULES = (
     "codec.tensors",
-    "codec.video.hnerv_codec",
-    "codec.video.hashgrid_codec",
-    "codec.video.nirvana_codec",
-    "codec.video.pfnr_codec",
-    "recon.surface_codec",  # by name only: codec never imports recon at module level
+    "codec.video.hnerv",
+    "codec.video.hashgrid",
+    "codec.video.nirvana",
+    "codec.video.pfnr",
 )
+PLUGIN_GROUP = "nircodec.plugins"
+"""Entry-point group of modules from other packages that register codecs and methods."""
 
 
 class Codec(Protocol):
@@ -57,12 +61,17 @@ _BY_NAME: dict[str, CodecEntry] = {}
 _BY_ID: dict[int, CodecEntry] = {}
 
 
-def register(name: str, codec_id: CodecId, config: type, kind: str):
+PRIVATE_IDS = range(0xF000, 0x10000)
+"""Codec ids for experiments and tests, never in a released file (FORMAT.md)."""
+
+
+def register(name: str, codec_id: CodecId | int, config: type, kind: str):
     """Class decorator adding a codec; a duplicate name or id is a programming error."""
     if not dataclasses.is_dataclass(config):
         raise TypeError(f"config of codec {name!r} must be a dataclass")
-    if not isinstance(codec_id, CodecId):
-        raise TypeError("codec ids come from CodecId (fixed numbers in the format spec)")
+    if not isinstance(codec_id, CodecId) and int(codec_id) not in PRIVATE_IDS:
+        raise TypeError("codec ids come from CodecId (fixed numbers in the format spec) or "
+                        "the private range 0xF000..0xFFFF")
 
     def wrap(cls: type) -> type:
         entry = CodecEntry(name, int(codec_id), cls, config, kind)
@@ -76,8 +85,18 @@ def register(name: str, codec_id: CodecId, config: type, kind: str):
     return wrap
 
 
+_LOADED = False
+
+
 def load_builtin() -> None:
-    for module in BUILTIN_MODULES:
+    global _LOADED
+    if _LOADED:
+        return
+    _LOADED = True
+    from importlib.metadata import entry_points
+
+    plugins = [ep.value for ep in entry_points(group=PLUGIN_GROUP)]
+    for module in (*BUILTIN_MODULES, *plugins):
         importlib.import_module(module)
 
 
@@ -120,3 +139,58 @@ def config_from_dict(config: type, data: Any, what: str = "config") -> Any:
         return config(**data)
     except (TypeError, ValueError) as exc:
         raise ContainerError(f"{what}: {exc}") from None
+
+
+_METHODS: dict[str, type] = {}
+
+
+def register_method(cls: type) -> type:
+    """Class decorator adding a :class:`codec.method.Method`; its codec (if any) must be
+    registered, and a duplicate name is a programming error."""
+    if not (isinstance(cls, type) and issubclass(cls, Method)):
+        raise TypeError(f"{cls!r} is not a codec.method.Method")
+    if not dataclasses.is_dataclass(cls.Options):
+        raise TypeError(f"options of method {cls.name!r} must be a dataclass")
+    if cls.kind not in ("video", "surface"):
+        raise ValueError(f"method {cls.name!r}: kind must be 'video' or 'surface'")
+    if cls.codec is not None and _BY_NAME.get(cls.name) is None:
+        raise ValueError(f"method {cls.name!r}: register its codec under the same name first")
+    old = _METHODS.get(cls.name)
+    if old is not None and old is not cls:
+        raise ValueError(f"method {cls.name!r} is registered twice ({old} and {cls})")
+    _METHODS[cls.name] = cls
+    return cls
+
+
+def unregister(name: str) -> None:
+    """Remove a method and its codec (tests that register a toy model clean up with this)."""
+    _METHODS.pop(name, None)
+    entry = _BY_NAME.pop(name, None)
+    if entry is not None:
+        _BY_ID.pop(entry.codec_id, None)
+
+
+def methods(kind: str | None = None) -> list[type]:
+    """Registered methods (of ``kind``), by codec id, then name (mesh-only methods last)."""
+    load_builtin()
+    found = [m for m in _METHODS.values() if kind is None or m.kind == kind]
+    return sorted(found, key=lambda m: (m.codec is None,
+                                        m.codec.codec_id if m.codec else 0, m.name))
+
+
+def method(name: str, kind: str | None = None):
+    """An instance of the method called ``name`` (InputError if there is none)."""
+    load_builtin()
+    cls = _METHODS.get(name)
+    if cls is None or (kind is not None and cls.kind != kind):
+        known = ", ".join(m.name for m in methods(kind))
+        raise InputError(f"unknown model {name!r}; choose from {known}")
+    return cls()
+
+
+def default_method(kind: str) -> str:
+    """The name of ``kind``'s default method."""
+    names = [m.name for m in methods(kind) if m.default]
+    if len(names) != 1:
+        raise RuntimeError(f"{kind} methods need exactly one default, found {names}")
+    return names[0]

@@ -2,29 +2,36 @@
 
     from recon.api import reconstruct, encode_surface, decode_surface
     reconstruct("cloud.ply", "mesh.ply", method="gridpull")
-    encode_surface("cloud.ply", "shape.nirc", model="sdf", size="200k")
+    encode_surface("cloud.ply", "shape.nirc", model="sdf", options={"size": "200k"})
     decode_surface("shape.nirc", "mesh.ply", resolution=256)
 
-Every mesh comes back in the input's coordinate frame.
+Methods come from the registry (``codec.registry.methods("surface")``, each a
+:class:`recon.method.SurfaceMethod`); ``options`` is a method's options dataclass or a dict of
+its fields (the command-line flags). Every mesh comes back in the input's coordinate frame.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from codec import registry
+from codec.checkpoint import checkpointing, file_identity
+from codec.container import ContainerReader
+from codec.encode import check_output_path, options_of, plan, start_fit, write_codec
 from codec.errors import InputError
+from codec.method import Report
+from codec.options import specs
+from recon.method import Mesh, SurfaceMethod
 from recon.pointcloud import Normalization, read_points, write_mesh
 
-METHODS = ("gridpull", "sdf", "csp", "poisson")
-MODELS = ("gridpull", "sdf", "csp")
-DEFAULT_SIZE = {"gridpull": "2.1M", "sdf": "200k", "csp": "200k"}
-Report = Callable[[float, dict], None]
+
+def surface_method(name: str | None = None) -> SurfaceMethod:
+    """The surface method called ``name`` (None: the default one)."""
+    return registry.method(name or registry.default_method("surface"), "surface")
 
 
 def _check_resolution(resolution: int | None) -> None:
@@ -33,171 +40,129 @@ def _check_resolution(resolution: int | None) -> None:
 
 
 def _check_output(output, suffixes: tuple[str, ...], *inputs) -> None:
-    from codec.api import check_output_path
-
     out = os.fspath(output)
     if not out.lower().endswith(suffixes):
         raise InputError(f"{out!r}: the output must end with {' or '.join(suffixes)}")
     check_output_path(out, *inputs)
 
 
-def fit_field(method: str, points: np.ndarray, *, seed: int = 0, size: int | None = None,
-              coord_quant: int = 0, steps: int | None = None, time_budget: float | None = None,
-              grid_resolution: int | None = None, report: Report | None = None):
-    """Fit ``method`` to normalised points → (fitted object, statistics). The object is a
-    (R, R, R) grid for gridpull (R = ``grid_resolution``, default 256) and a SurfaceField for
-    sdf / csp."""
-    kw: dict[str, Any] = {"seed": seed}
-    if steps is not None:
-        kw["steps"] = steps
-    if time_budget is not None:
-        kw["time_budget"] = time_budget
-    if coord_quant and method != "sdf":
-        raise InputError("--coord-quant applies to the sdf method only")
-    try:
-        if method == "gridpull":
-            from recon import gridpull
-
-            if grid_resolution is not None:
-                kw["resolution"] = grid_resolution
-            return gridpull.fit(points, gridpull.GridPullOptions(**kw), report)
-        if size is not None:
-            kw["size"] = size
-        if method == "sdf":
-            from recon import sdf
-
-            return sdf.fit(points, sdf.SDFOptions(coord_quant=coord_quant, **kw), report)
-        if method == "csp":
-            from recon import csp
-
-            return csp.fit(points, csp.CSPOptions(**kw), report)
-    except ValueError as exc:  # option values out of range
-        raise InputError(str(exc)) from None
-    raise InputError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+def _mesh_options(method: SurfaceMethod, options: Any) -> Any:
+    """``method``'s options for a mesh: those about the stored file (``ENCODE_ONLY``: size,
+    bits) keep their defaults."""
+    if isinstance(options, dict):
+        given = [s.flag for s in specs(method.Options)
+                 if s.encode_only and options.get(s.name) is not None]
+        if given:
+            raise InputError(f"{', '.join(given)}: not {method.name} mesh options (they are "
+                             "about the encoded file)")
+    return options_of(method, options)
 
 
-def mesh_of(method: str, fitted, resolution: int | None, points: np.ndarray | None = None
-            ) -> tuple[np.ndarray, np.ndarray]:
+def fit_field(method: str | SurfaceMethod | None, points: np.ndarray, *, options: Any = None,
+              purpose: str = "mesh", resolution: int | None = None, seed: int = 0,
+              threads: int | None = None, report: Report | None = None) -> tuple[Any, dict]:
+    """Fit a field method to normalised points (N, 3) → (fitted object, statistics): a
+    (R, R, R) grid for gridpull (R = ``resolution`` or 256 for a mesh, twice the stored
+    resolution for an encode), a :class:`recon.neural.SurfaceField` for sdf and csp."""
+    m = method if isinstance(method, SurfaceMethod) else surface_method(method)
+    opts = options_of(m, options)
+    return _fit(m, opts, points, purpose=purpose, resolution=resolution, seed=seed,
+                threads=threads, report=report)
+
+
+def _fit(method: SurfaceMethod, opts: Any, points: np.ndarray, *, purpose: str,
+         resolution: int | None, seed: int, threads: int | None, report: Report | None
+         ) -> tuple[Any, dict]:
+    if method.codec is None:
+        raise InputError(f"{method.name} fits no field (it makes meshes only)")
+    config = plan(method, points.shape, opts)
+    ctx = start_fit(method, seed=seed, device="cpu", threads=threads, report=report)
+    ctx.extra.update(purpose=purpose, resolution=resolution)
+    return method.fit(points, config, opts, ctx)
+
+
+def mesh_of(method: str | SurfaceMethod | None, fitted, resolution: int | None,
+            points: np.ndarray | None = None) -> Mesh:
     """Mesh (normalised frame) of a fitted field; csp uses the normalised ``points`` to choose
     its shell distance (``recon.csp.fitted_level``)."""
-    from recon import meshing
-
-    if method == "gridpull":
-        if resolution is None or resolution == fitted.shape[0]:
-            return meshing.marching_cubes(fitted, 0.0, meshing.lattice(fitted.shape[0])[1])
-        from recon.gridpull import grid_field
-
-        return meshing.extract(grid_field(fitted), resolution)
-    if method == "sdf":
-        from recon.sdf import sdf
-
-        return meshing.extract(sdf(fitted), resolution or 256)
-    from recon import csp
-
-    level = None if points is None else csp.fitted_level(fitted, points, resolution or 256)
-    return csp.mesh(fitted, resolution or 256, level=level)
+    m = method if isinstance(method, SurfaceMethod) else surface_method(method)
+    return m.mesh(fitted, resolution, points)
 
 
-def reconstruct(points_path, output, *, method: str = "gridpull", resolution: int | None = None,
-                seed: int = 0, coord_quant: int = 0, steps: int | None = None,
+def codec_of(model: str | SurfaceMethod | None, fitted, norm: Normalization,
+             points: np.ndarray, options: Any = None):
+    """The surface codec holding a fitted field (``fit_field``'s result). ``points``: the
+    normalised cloud (csp stores the shell distance it needs); ``options``: the method's (size
+    and bits of the stored field; default: the defaults)."""
+    m = model if isinstance(model, SurfaceMethod) else surface_method(model)
+    return m.to_codec(fitted, norm, points, options_of(m, options))
+
+
+def reconstruct(points_path, output, *, method: str | None = None, options: Any = None,
+                resolution: int | None = None, seed: int = 0, threads: int | None = None,
                 report: Report | None = None) -> dict[str, Any]:
-    """Point cloud file → mesh file (.ply/.obj) in the input frame. Returns statistics."""
-    if method not in METHODS:
-        raise InputError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    """Point cloud file → mesh file (.ply/.obj) in the input frame. Returns statistics.
+    ``options``: the method's, without those about encoded files (size, bits)."""
+    m = surface_method(method)
+    opts = _mesh_options(m, options)
     _check_resolution(resolution)
+    if m.codec is None and resolution is not None:
+        raise InputError(f"{m.name} takes no --resolution (it meshes no lattice)")
     _check_output(output, (".ply", ".obj"), points_path)
     t0 = time.perf_counter()
     pts = read_points(points_path)
-    if method == "poisson":
-        if coord_quant or steps is not None or resolution is not None:
-            raise InputError("poisson takes none of --resolution, --steps, --coord-quant")
-        from recon.baselines import poisson_mesh
-
-        v, f = poisson_mesh(pts)
+    if m.codec is None:  # mesh only
+        v, f = m.reconstruct(pts)
         stats: dict[str, Any] = {}
     else:
         norm = Normalization.fit(pts)
-        # gridpull's grid is the mesh lattice: fit it at the requested resolution
-        grid_res = resolution if method == "gridpull" else None
-        fitted, stats = fit_field(method, norm.apply(pts), seed=seed, coord_quant=coord_quant,
-                                  steps=steps, grid_resolution=grid_res, report=report)
-        v, f = mesh_of(method, fitted, resolution, norm.apply(pts))
+        unit = norm.apply(pts)
+        fitted, stats = _fit(m, opts, unit, purpose="mesh", resolution=resolution, seed=seed,
+                             threads=threads, report=report)
+        v, f = m.mesh(fitted, resolution, unit)
         if len(f) == 0:
             raise InputError("the fitted field has no surface inside the box (nothing to mesh)")
         v = norm.invert(v)
     write_mesh(output, v, f)
-    return {"input": os.fspath(points_path), "output": os.fspath(output), "method": method,
+    return {"input": os.fspath(points_path), "output": os.fspath(output), "method": m.name,
             "points": len(pts), "vertices": len(v), "triangles": len(f),
             "seconds": time.perf_counter() - t0, "fit": _jsonable(stats)}
 
 
-def encode_surface(points_path, output, *, model: str = "gridpull", size: str | int | None = None,
-                   bits: int | None = None, seed: int = 0, coord_quant: int = 0,
-                   steps: int | None = None, time_budget: float | None = None,
-                   report: Report | None = None) -> dict[str, Any]:
-    """Point cloud → fitted field → ``.nirc``. ``size``: parameter budget (gridpull: stored grid
-    nodes, resolution = ⌊size^⅓⌋; default 2.1M ≈ 128³)."""
-    from codec.api import parse_count
-    from codec.container import write_container
-    from recon import surface_codec as sc
-
-    if model not in MODELS:
-        raise InputError(f"unknown surface model {model!r}; choose from {', '.join(MODELS)}")
-    target = parse_count(size if size is not None else DEFAULT_SIZE[model])
-    if bits is not None and not 2 <= bits <= 16:
-        raise InputError("--bits must be in 2..16")
+def encode_surface(points_path, output, *, model: str | None = None, options: Any = None,
+                   seed: int = 0, threads: int | None = None, report: Report | None = None,
+                   checkpoint_every: float | None = None, resume: bool = False
+                   ) -> dict[str, Any]:
+    """Point cloud → fitted field → ``.nirc``. ``options``: the method's (gridpull: ``size``
+    stored grid nodes, resolution = ⌊size^⅓⌋, default 2.1M ≈ 128³). ``checkpoint_every``
+    (seconds) saves the training state to ``OUTPUT.ckpt``; ``resume`` continues from it."""
+    m = surface_method(model)
+    if m.codec is None:
+        raise InputError(f"{m.name} makes meshes only (nircodec mesh); encode with "
+                         f"{', '.join(x.name for x in registry.methods('surface') if x.codec)}")
+    opts = options_of(m, options)
     _check_output(output, (".nirc",), points_path)
     t0 = time.perf_counter()
     pts = read_points(points_path)
     norm = Normalization.fit(pts)
     unit = norm.apply(pts)
-    config = None
-    if model == "gridpull":
-        if bits is not None:
-            raise InputError("--bits does not apply to gridpull (its step is 1/8 of a cell)")
-        resolution = math.floor(round(target ** (1 / 3), 6))
-        try:
-            config = sc.GridCodecConfig(resolution=resolution)
-        except ValueError:
-            raise InputError(f"--size {target}: gridpull stores 8³..512³ nodes") from None
-        # fitted at twice the stored resolution (at most 256), then resampled: the stored
-        # grid keeps the fit's accuracy without paying for its size
-        fitted, stats = fit_field(model, unit, seed=seed, steps=steps,
-                                  time_budget=time_budget, report=report,
-                                  grid_resolution=max(resolution, min(256, 2 * resolution)))
-    else:
-        fitted, stats = fit_field(model, unit, seed=seed, size=target,
-                                  coord_quant=coord_quant, steps=steps, time_budget=time_budget,
-                                  report=report)
-    codec = codec_of(model, fitted, norm, unit, grid_config=config, bits=bits or 8)
-    header, sections = codec.to_container()
-    nbytes = write_container(output, codec.codec_id, header, sections)
-    return {"input": os.fspath(points_path), "output": os.fspath(output), "model": model,
+
+    def key() -> dict[str, Any]:
+        return {"command": "encode", "model": m.name, "input": file_identity(points_path),
+                "options": m.key_options(opts), "seed": seed}
+
+    with checkpointing(output, checkpoint_every, resume, key):
+        fitted, stats = _fit(m, opts, unit, purpose="encode", resolution=None, seed=seed,
+                             threads=threads, report=report)
+        codec = m.to_codec(fitted, norm, unit, opts)
+        nbytes = write_codec(output, codec)
+    return {"input": os.fspath(points_path), "output": os.fspath(output), "model": m.name,
             "points": len(pts), "params": codec.params(), "bytes": nbytes,
             "encode_seconds": time.perf_counter() - t0, "fit": _jsonable(stats)}
 
 
-def codec_of(model: str, fitted, norm: Normalization, points: np.ndarray, *,
-             grid_config=None, bits: int = 8):
-    """The surface codec holding a fitted field (``fit_field``'s result). ``points``: the
-    normalised cloud (csp stores the shell distance it needs, ``recon.csp.fitted_level``);
-    ``grid_config``: gridpull's stored grid (default 128³)."""
-    from recon import surface_codec as sc
-
-    if model == "gridpull":
-        return sc.GridPullCodec.from_values(fitted, norm, grid_config or sc.GridCodecConfig())
-    if model == "sdf":
-        return sc.NeuralSDFCodec.from_field(fitted, norm, bits=bits)
-    from recon import csp
-
-    return sc.CSPCodec.from_field(fitted, norm, bits=bits, level=csp.fitted_level(fitted, points))
-
-
 def read_surface(path):
     """The surface codec stored in a ``.nirc`` (InputError for video files)."""
-    from codec import registry
-    from codec.container import ContainerReader
-
     with ContainerReader(path) as reader:
         entry = registry.by_id(reader.codec_id)
         if entry.kind != "surface":

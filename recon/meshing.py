@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from scipy import ndimage
 
 BOX = 0.55
 """Half-width of the box fields live in: points fill [-0.5, 0.5]³, plus a margin."""
@@ -23,6 +24,19 @@ def lattice(resolution: int, box: float = BOX) -> tuple[np.ndarray, float]:
     """Node coordinates along one axis (resolution,) and the spacing."""
     x = np.linspace(-box, box, resolution)
     return x, float(x[1] - x[0])
+
+
+def grid_field(values: np.ndarray) -> Field:
+    """Trilinear interpolation of a (R, R, R) grid of values on the box lattice, as a field
+    over normalised points."""
+    r = values.shape[0]
+    _, h = lattice(r)
+
+    def field(p: np.ndarray) -> np.ndarray:
+        coords = ((np.asarray(p, np.float64) + BOX) / h).T
+        return ndimage.map_coordinates(values, coords, order=1, mode="nearest")
+
+    return field
 
 
 def evaluate(field: Field, points: np.ndarray, batch: int = 1 << 17) -> np.ndarray:

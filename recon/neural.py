@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from codec.fields import FusedMLP, HashGrid, HashGridConfig, MLPConfig, hash_grid_encode
+from codec.fit import Trainer
 from recon.meshing import BOX
 
 
@@ -100,3 +101,19 @@ class SurfaceField(torch.nn.Module):
         if self.config.sphere_prior > 0:
             out = out + (x.norm(dim=1, keepdim=True) - self.config.sphere_prior)
         return out
+
+
+class FieldTrainer(Trainer):
+    """A trainer of a :class:`SurfaceField` (``self.field``) that draws its batches from its
+    own generator (``self.gen``): a checkpoint keeps both, every 50 steps."""
+
+    safe_every = 50
+    field: SurfaceField
+    gen: torch.Generator
+
+    def state(self) -> dict:
+        return {"field": self.field.state_dict(), "gen": self.gen.get_state()}
+
+    def load(self, state: dict) -> None:
+        self.field.load_state_dict(state["field"])
+        self.gen.set_state(state["gen"])

@@ -80,9 +80,12 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
     rng = np.random.default_rng(0)
     p: dict[str, Path] = {}
     p["clip"] = make_clip(d / "clip.mp4", 48, 32, 4)
-    shutil.copy(GOLDEN / "pfnr-v1.0.nirc", d / "lib.nirc")
+    from codec import registry
+
+    library = next(m.name for m in registry.methods("video") if m.library)
+    shutil.copy(GOLDEN / f"{library}-v1.0.nirc", d / "lib.nirc")
     p["lib"] = d / "lib.nirc"
-    shutil.copy(GOLDEN / "hnerv-v1.0.nirc", d / "video.nirc")
+    shutil.copy(GOLDEN / f"{registry.default_method('video')}-v1.0.nirc", d / "video.nirc")
     p["nirc"] = d / "video.nirc"
     p["missing"] = d / "missing.mp4"
     p["missing_nirc"] = d / "missing.nirc"
@@ -195,7 +198,7 @@ def _cases() -> list[tuple[str, str, list[str]]]:
     for name in MESH_BAD:
         cases.append((f"eval-mesh-{name}", "", ["eval", "mesh", name, name]))
     cases += [
-        ("append-not-pfnr", ".nirc", ["append", "nirc", "clip", "-o", "OUT"]),
+        ("append-not-library", ".nirc", ["append", "nirc", "clip", "-o", "OUT"]),
         ("decode-bad-video-index", ".y4m", ["decode", "lib", "-o", "OUT", "--video", "7"]),
         ("decode-frames-past-end", ".y4m", ["decode", "nirc", "-o", "OUT", "--frames", "2:99"]),
         ("encode-huge-size", ".nirc", ["encode", "clip", "-o", "OUT", "--size", "900M"]),
@@ -275,8 +278,10 @@ def test_memory_estimate_refuses_before_decoding(inputs, tmp_path, capsys, monke
     monkeypatch.setattr(memory, "available_bytes", lambda: 2 << 20)  # a 2 MiB machine
     monkeypatch.setattr(io, "_shape", lambda *a: pytest.fail("a frame was decoded"))
     out = tmp_path / "x.nirc"
-    for model in ("hnerv", "hashgrid", "nirvana", "pfnr"):
-        code = main(["encode", str(inputs["clip"]), "-o", str(out), "--model", model,
+    from codec import registry
+
+    for method in registry.methods("video"):
+        code = main(["encode", str(inputs["clip"]), "-o", str(out), "--model", method.name,
                      "--size", "3k", "--quiet"])
         err = capsys.readouterr().err
         assert code == 1 and "--resize" in err, err

@@ -1,5 +1,6 @@
 import json
 
+from codec import registry
 from tests.conftest import run_cli
 
 
@@ -43,7 +44,7 @@ def test_encode_decode_cli(tiny_clip, tmp_path):
     assert r.returncode == 0, r.stderr
     assert len(list((tmp_path / "frames").iterdir())) == 2
     info = json.loads(run_cli("info", str(out), "--json").stdout)
-    assert info["codec"] == "hnerv" and info["bpp"] == obj["bpp"]
+    assert info["codec"] == registry.default_method("video") and info["bpp"] == obj["bpp"]
 
 
 def test_encode_bad_inputs(tmp_path, tiny_clip):

@@ -4,11 +4,16 @@ opening open, the unsigned distance, determinism and option checks. Small fields
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 from scipy.spatial import cKDTree
 
+from codec.errors import InputError
+from codec.fit import Budget
+from codec.options import build
 from recon import csp
 from recon.meshing import BOX
 from recon.metrics import mesh_metrics
@@ -16,7 +21,13 @@ from recon.metrics import mesh_metrics
 R = 0.4  # sphere radius (normalised frame)
 RES = 64
 H = 2 * BOX / (RES - 1)
-FAST = dict(size=50_000, steps=200, batch=4096)
+FAST = replace(csp.RECIPE, batch=4096)
+FAST_FIELD = csp.field_config(50_000, FAST)
+FAST_STEPS = 200
+
+
+def fit(points, steps=FAST_STEPS, recipe=FAST, config=FAST_FIELD, **kw):
+    return csp.fit_csp(points, config, Budget(steps=steps), recipe=recipe, **kw)
 
 
 def sphere_points(n: int, rng: np.random.Generator, hemisphere: bool) -> np.ndarray:
@@ -45,13 +56,13 @@ def sphere_mesh(hemisphere: bool, n_lat: int = 48, n_lon: int = 96):
 @pytest.fixture(scope="module")
 def hemisphere():
     pts = sphere_points(3000, np.random.default_rng(0), hemisphere=True)
-    field, stats = csp.fit(pts, csp.CSPOptions(**FAST))
+    field, stats = fit(pts)
     return pts, field, stats, csp.mesh(field, RES)
 
 
 def test_open_surface_is_reconstructed(hemisphere):
     _, _, stats, (v, f) = hemisphere
-    assert stats["steps"] == FAST["steps"]
+    assert stats["steps"] == FAST_STEPS
     m = mesh_metrics(*sphere_mesh(True), v, f, n_samples=20_000)
     assert m["cd_l1"] < 0.1 * H, m  # measured 0.03 H
     assert m["f@0.01"] > 0.98, m
@@ -89,7 +100,7 @@ def test_udf_small_on_surface_true_beside_it(hemisphere):
 
 def test_closed_sphere():
     pts = sphere_points(3000, np.random.default_rng(2), hemisphere=False)
-    field, _ = csp.fit(pts, csp.CSPOptions(**FAST))
+    field, _ = fit(pts)
     v, f = csp.mesh(field, RES)
     m = mesh_metrics(*sphere_mesh(False), v, f, n_samples=20_000)
     assert m["cd_l1"] < 0.15 * H, m  # measured 0.07 H
@@ -98,11 +109,13 @@ def test_closed_sphere():
 
 def test_same_seed_same_field_and_report():
     pts = sphere_points(500, np.random.default_rng(3), hemisphere=True)
-    opts = csp.CSPOptions(size=20_000, steps=12, batch=512, seed=7)
+    recipe = replace(csp.RECIPE, batch=512)
+    config = csp.field_config(20_000, recipe)
     calls = []
-    a, stats = csp.fit(pts, opts, report=lambda frac, info: calls.append((frac, info)))
-    b, _ = csp.fit(pts, opts)
-    c, _ = csp.fit(pts, csp.CSPOptions(size=20_000, steps=12, batch=512, seed=8))
+    a, stats = fit(pts, 12, recipe, config, seed=7,
+                   report=lambda frac, info: calls.append((frac, info)))
+    b, _ = fit(pts, 12, recipe, config, seed=7)
+    c, _ = fit(pts, 12, recipe, config, seed=8)
     q = np.random.default_rng(4).uniform(-0.5, 0.5, (300, 3))
     assert np.array_equal(csp.offsets(a, q), csp.offsets(b, q))
     assert not np.array_equal(csp.offsets(a, q), csp.offsets(c, q))
@@ -113,21 +126,23 @@ def test_same_seed_same_field_and_report():
 @pytest.mark.parametrize(
     "bad",
     [
-        dict(size=0),
+        dict(size="0"),
+        dict(size="1"),
         dict(steps=0),
-        dict(batch=0),
-        dict(lr=0.0),
-        dict(lr=float("nan")),
-        dict(final_lr=0.0),
-        dict(uniform=1.0),
-        dict(uniform=-0.1),
-        dict(plane_k=1),
-        dict(sigma_k=0),
-        dict(finest=0),
+        dict(steps=2.5),
+        dict(bits=1),
+        dict(bits=17),
         dict(time_budget=0.0),
         dict(time_budget=float("inf")),
+        dict(coord_quant=64),  # sdf only
     ],
 )
 def test_options_reject_nonsense(bad):
-    with pytest.raises(ValueError):
-        csp.CSPOptions(**bad)
+    with pytest.raises(InputError) as info:
+        build(csp.CSPOptions, bad, "csp")
+    assert "\n" not in str(info.value)
+
+
+def test_a_budget_too_small_for_a_field_is_refused():
+    with pytest.raises(ValueError, match="too small"):
+        csp.CSPMethod().plan((100, 3), csp.CSPOptions(size="1k"))

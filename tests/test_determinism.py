@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
+from codec import registry
 from codec.api import decode_video
 from tests.conftest import GOLDEN, run_cli
 
-VIDEO_FILES = sorted(p for m in ("hnerv", "hashgrid", "nirvana", "pfnr")
-                     for p in GOLDEN.glob(f"{m}-*.nirc"))
+VIDEO_FILES = sorted(p for m in registry.methods("video") for p in GOLDEN.glob(f"{m.name}-*.nirc"))
 
 
 @pytest.fixture
@@ -54,9 +54,12 @@ def test_cuda_encoded_file_decodes_on_cpu(tiny_clip, tmp_path):
         pytest.skip("needs a CUDA device")
     from codec.api import encode_video
 
-    for model in ("hnerv", "hashgrid"):  # the models that train on CUDA
+    for method in registry.methods("video"):
+        if "cuda" not in method.devices:
+            continue
+        model = method.name
         out = tmp_path / f"{model}.nirc"
-        encode_video(tiny_clip, out, model=model, size="3k", epochs=3, device="cuda")
+        encode_video(tiny_clip, out, model=model, device="cuda", **method.tiny)
         cpu = decode_video(out, device="cpu").astype(int)
         gpu = decode_video(out, device="cuda").astype(int)
         # the file fixes every weight; only float rounding of the two devices differs

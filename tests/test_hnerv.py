@@ -3,10 +3,18 @@ import pytest
 import torch
 
 import codec
+from codec.errors import InputError
+from codec.fit import warmup_cosine
 from codec.metrics import psnr_per_frame
-from codec.video.hnerv import HNeRVConfig, HNeRVDecoder, plan_strides, solve_channels
+from codec.options import build
+from codec.video.hnerv import (
+    HNeRVConfig,
+    HNeRVDecoder,
+    HNeRVOptions,
+    plan_strides,
+    solve_channels,
+)
 from codec.video.io import read_video
-from codec.video.train import lr_at
 from tests.conftest import make_clip
 
 FAST = {"size": "8k", "epochs": 40, "seed": 0, "device": "cpu"}
@@ -85,10 +93,31 @@ def test_size_solver_and_strides():
 
 
 def test_lr_schedule():
-    assert lr_at(0, 1e-3, 0.1) == pytest.approx(1e-4)
-    assert lr_at(0.1, 1e-3, 0.1) == pytest.approx(1e-3)
-    assert lr_at(1.0, 1e-3, 0.1) == pytest.approx(0, abs=1e-12)
-    assert lr_at(0.55, 1e-3, 0.1) == pytest.approx(5e-4)
+    lr = warmup_cosine(0.1)
+    assert lr(1e-3, 0) == pytest.approx(1e-4)
+    assert lr(1e-3, 0.1) == pytest.approx(1e-3)
+    assert lr(1e-3, 1.0) == pytest.approx(0, abs=1e-12)
+    assert lr(1e-3, 0.55) == pytest.approx(5e-4)
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"epochs": 2.5}, "--epochs must be a whole number for hnerv"),
+    ({"epochs": 0}, "--epochs"),
+    ({"embed_bits": 1}, "--embed-bits must be in 2..16"),
+    ({"bits": 17}, "--bits must be in 2..16"),
+    ({"qat_epochs": -1}, "--qat-epochs"),
+    ({"loss": "l3"}, "--loss"),
+    ({"time_budget": 0.0}, "--time-budget"),
+])
+def test_bad_options_name_their_flag(values, message):
+    with pytest.raises(InputError, match=message):
+        build(HNeRVOptions, values, "hnerv")
+
+
+def test_options_defaults_and_whole_epochs():
+    opts = build(HNeRVOptions, {"epochs": 6.0}, "hnerv")
+    assert (opts.size, opts.bits, opts.embed_bits, opts.qat_epochs, opts.loss) == (
+        "0.1M", 8, 6, 0, "l2")
 
 
 def test_qat_and_time_budget(tiny_clip, tmp_path):

@@ -1,29 +1,38 @@
 """The nirvana codec: group payloads, random access, warm starts, streaming encode, CLI."""
 
 import json
+import subprocess
+import sys
+from dataclasses import replace
 from fractions import Fraction
 
 import numpy as np
 import pytest
 import torch
 
-from codec.api import decode_video, encode_clip, parse_range
+from codec import registry
+from codec.api import decode_video, encode_clip, encode_video, parse_range
 from codec.container import ContainerReader
 from codec.errors import ContainerError, InputError
+from codec.fit import Budget
+from codec.options import build
 from codec.video.io import Clip
-from codec.video.nirvana import NirvanaConfig, forward, from_patches, patch_centres, to_patches
-from codec.video.nirvana_codec import (
+from codec.video.nirvana import (
     MODE_INTRA,
     MODE_RESIDUAL,
-    decode_group,
-    encode_group,
-)
-from codec.video.nirvana_fit import (
+    RECIPE,
     ChainState,
     GroupData,
-    NirvanaTrainOptions,
+    NirvanaConfig,
+    NirvanaOptions,
+    decode_group,
+    encode_group,
     fit_group,
+    forward,
+    from_patches,
     is_cut,
+    patch_centres,
+    to_patches,
 )
 from tests.conftest import run_cli
 
@@ -167,13 +176,15 @@ def _group_mse(config, result, frames):
 
 def test_warm_start_needs_fewer_steps():
     frames = _frames(4, 16, 16, speed=0.5)  # consecutive groups look alike, as in video
-    opts = NirvanaTrainOptions(lmbda=0.0, qat_fraction=0.0)
+    opts = {"lmbda": 0.0, "intra_period": 8, "recipe": replace(RECIPE, qat_fraction=0.0)}
     warm = ChainState.cold(SMALL, 0)
-    fit_group(SMALL, warm, GroupData.of(SMALL, frames[:2], (2, 2)), opts, steps=150)
+    fit_group(SMALL, warm, GroupData.of(SMALL, frames[:2], (2, 2)), Budget(steps=150), **opts)
     cold = ChainState.cold(SMALL, 1)
     data = GroupData.of(SMALL, frames[2:], (2, 2))
-    cold_mse = _group_mse(SMALL, fit_group(SMALL, cold, data, opts, steps=40), frames[2:])
-    warm_mse = _group_mse(SMALL, fit_group(SMALL, warm, data, opts, steps=10), frames[2:])
+    cold_mse = _group_mse(SMALL, fit_group(SMALL, cold, data, Budget(steps=40), **opts),
+                          frames[2:])
+    warm_mse = _group_mse(SMALL, fit_group(SMALL, warm, data, Budget(steps=10), **opts),
+                          frames[2:])
     assert warm_mse < cold_mse  # a quarter of the steps, lower error (measured 0.002 vs 0.007)
 
 
@@ -183,10 +194,11 @@ def test_scene_cut_restarts_the_chain():
     assert not is_cut(frames[1], frames[2:]) and not is_cut(None, frames)
     assert is_cut(frames[1], other[2:]) and is_cut(None, np.concatenate([frames[:1], other[1:2]]))
     state = ChainState.cold(SMALL, 0)
-    opts = NirvanaTrainOptions(lmbda=0.0)
-    first = fit_group(SMALL, state, GroupData.of(SMALL, frames[:2], (2, 2)), opts, steps=5)
-    res = fit_group(SMALL, state, GroupData.of(SMALL, other[2:], (2, 2)), opts, steps=5,
-                    restart=True)
+    opts = {"lmbda": 0.0, "intra_period": 8}
+    first = fit_group(SMALL, state, GroupData.of(SMALL, frames[:2], (2, 2)), Budget(steps=5),
+                      **opts)
+    res = fit_group(SMALL, state, GroupData.of(SMALL, other[2:], (2, 2)), Budget(steps=5),
+                    restart=True, **opts)
     assert first.intra and res.intra and res.stats["cold"]
 
 
@@ -194,9 +206,9 @@ def test_rate_term_shrinks_the_file():
     frames = _frames(2, 16, 16)
     sizes = []
     for lmbda in (0.0, 0.05):
-        opts = NirvanaTrainOptions(lmbda=lmbda)
         state = ChainState.cold(SMALL, 0)
-        res = fit_group(SMALL, state, GroupData.of(SMALL, frames, (2, 2)), opts, steps=150)
+        res = fit_group(SMALL, state, GroupData.of(SMALL, frames, (2, 2)), Budget(steps=150),
+                        lmbda=lmbda, intra_period=8)
         sizes.append(len(encode_group(SMALL, res.symbols, res.steps, None, True)))
     assert sizes[1] < 0.7 * sizes[0]
 
@@ -209,6 +221,42 @@ def test_workers_restart_chains(tmp_path):
         assert r.header["intra"] == [0, 2]  # each worker's chunk starts a chain
     assert res.train["workers"] == 2
     assert decode_video(out).shape == (8, 24, 32, 3)
+
+
+@pytest.mark.parametrize(("values", "flag"), [
+    ({"gop": 0}, "--gop"), ({"workers": 65}, "--workers"), ({"lmbda": -1.0}, "--lmbda"),
+    ({"intra_period": 0}, "--intra-period"), ({"epochs": 0.0}, "--epochs"),
+    ({"time_budget": -1.0}, "--time-budget"), ({"size": "abc"}, "size"),
+])
+def test_bad_options(values, flag):
+    with pytest.raises(InputError, match=flag):
+        build(NirvanaOptions, values, "nirvana")
+
+
+def test_method_limits():
+    method = registry.method("nirvana", "video")
+    assert method.streamed and method.devices == ("cpu",)
+    assert method.coded_frames(10, NirvanaOptions(gop=4)) == 4  # --size is one group's network
+    assert method.coded_frames(2, NirvanaOptions(gop=4)) == 2
+    method.check_run(NirvanaOptions(workers=2), checkpointing=False)
+    with pytest.raises(InputError, match="need --workers 1 for nirvana"):
+        method.check_run(NirvanaOptions(workers=2), checkpointing=True)
+    with pytest.raises(ValueError, match="too small"):
+        method.plan((9, None, None), NirvanaOptions(size="1k", gop=8))
+
+
+def test_checkpoints_need_one_worker(tiny_clip, tmp_path):
+    with pytest.raises(InputError, match="--workers 1"):
+        encode_video(tiny_clip, tmp_path / "o.nirc", model="nirvana", workers=2, resume=True)
+    assert not list(tmp_path.iterdir())
+
+
+def test_prior_import_is_quiet():
+    """compressai's import-time torch.jit.script warning is silenced where it is imported."""
+    code = "from codec.video.rate import WeightPrior; WeightPrior()"
+    r = subprocess.run([sys.executable, "-W", "error::FutureWarning", "-c", code],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "deprecated" not in r.stderr, r.stderr
 
 
 @pytest.mark.parametrize("text", ["5:3", "abc", "0:100", "12:", "-1:99", "3:11"])

@@ -5,14 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from codec.video.pfnr import (
-    PFNRConfig,
-    forward,
-    init_tensors,
-    inputs,
-    spectral_up,
-)
-from codec.video.subnet import freeze, subnet_mask, top_fraction
+from codec.video.pfnr import PFNRConfig, forward, init_tensors, inputs, spectral_up
+from codec.video.pfnr.subnet import freeze, subnet_mask, top_fraction
 
 TINY = PFNRConfig(embed_hw=[2, 2], strides=[2, 2, 2], channels=8, min_channels=4,
                   stem_width=16, frame_levels=4, video_levels=2, fso_block=1, fso_modes=2)
@@ -129,7 +123,7 @@ def test_append_keeps_earlier_videos_bit_identical(library, tiny_clip, tmp_path)
 def test_reading_video_k_reads_no_later_sections(library, tiny_clip, tmp_path):
     from codec.api import append_video
     from codec.container import ContainerReader
-    from codec.video.pfnr_codec import PFNRCodec
+    from codec.video.pfnr import PFNRCodec
 
     path = tmp_path / "lib.nirc"
     path.write_bytes(library.read_bytes())
@@ -140,6 +134,32 @@ def test_reading_video_k_reads_no_later_sections(library, tiny_clip, tmp_path):
         r.read = lambda name, kind=None: seen.append(name) or read(name, kind)
         PFNRCodec.from_container(r, 0)
     assert seen and all(name.startswith("v0.") for name in seen)
+
+
+def test_options_are_checked_where_they_are_defined():
+    from codec.errors import InputError
+    from codec.options import build
+    from codec.video.pfnr import PFNROptions
+
+    assert build(PFNROptions, {"epochs": 3.0, "capacity": None}).epochs == 3
+    for values, message in (({"epochs": 2.5}, "--epochs must be a whole number for pfnr"),
+                            ({"epochs": 0}, "--epochs"), ({"capacity": 0.0}, "--capacity"),
+                            ({"capacity": 1.5}, "--capacity"), ({"bits": 1}, "--bits"),
+                            ({"time_budget": -1.0}, "--time-budget"), ({"size": "x"}, "size")):
+        with pytest.raises(InputError, match=message):
+            build(PFNROptions, values, "pfnr")
+
+
+def test_append_refuses_another_frame_size(library, tiny_clip, tmp_path):
+    from codec.api import append_video
+    from codec.errors import InputError
+
+    path = tmp_path / "lib.nirc"
+    path.write_bytes(library.read_bytes())
+    with pytest.raises(InputError, match=r"holds 48x32 videos; this one is 32x16 "
+                                         r"\(use --resize 48x32\)"):
+        append_video(path, tiny_clip, resize=(32, 16), epochs=1, threads=1)
+    assert path.read_bytes() == library.read_bytes()
 
 
 def test_append_errors_leave_the_file_unchanged(library, tiny_clip, tmp_path):

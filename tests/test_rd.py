@@ -3,8 +3,11 @@ import json
 import imageio.v3 as iio
 import numpy as np
 
+from codec import registry
 from tests.conftest import run_cli
 
+MODEL = registry.default_method("video")
+OTHER = next(m.name for m in registry.methods("video") if m.name != MODEL)
 SCHEMA_KEYS = {"bpp", "psnr-rgb", "ms-ssim", "encoding_time", "decoding_time"}
 
 
@@ -16,7 +19,7 @@ def test_rd_sweep_outputs_and_cache(tiny_clip, tmp_path):
         "-o",
         str(out),
         "--models",
-        "hnerv:6k",
+        f"{MODEL}:6k",
         "--anchors",
         "x264",
         "--reference",
@@ -29,9 +32,9 @@ def test_rd_sweep_outputs_and_cache(tiny_clip, tmp_path):
     r = run_cli(*args)
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout)
-    assert set(summary["curves"]) == {"hnerv", "x264"}
+    assert set(summary["curves"]) == {MODEL, "x264"}
     entries = json.loads((out / "results.json").read_text())
-    assert {e["name"] for e in entries} == {"hnerv", "x264"}
+    assert {e["name"] for e in entries} == {MODEL, "x264"}
     for e in entries:
         assert set(e) == {"name", "description", "results"}
         assert set(e["results"]) == SCHEMA_KEYS
@@ -57,8 +60,8 @@ def test_rd_bad_options(tiny_clip, tmp_path):
     assert r.returncode == 1 and r.stderr.startswith("nircodec: error:")
     r = run_cli("rd", str(tiny_clip), "-o", str(tmp_path / "o"), "--anchors", "mpeg2")
     assert r.returncode == 1 and "unknown anchor" in r.stderr
-    r = run_cli("rd", str(tiny_clip), "-o", str(tmp_path / "o"), "--models", "hnerv:5k",
-                "--epochs", "hashgrid=3")
+    r = run_cli("rd", str(tiny_clip), "-o", str(tmp_path / "o"), "--models", f"{MODEL}:5k",
+                "--epochs", f"{OTHER}=3")
     assert r.returncode == 1 and "not among --models" in r.stderr
 
 

@@ -10,7 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from codec.errors import ContainerError
-from codec.video.subnet import decode_mask, encode_mask, freeze, subnet_mask, top_fraction
+from codec.video.pfnr.subnet import (
+    decode_mask,
+    encode_mask,
+    freeze,
+    subnet_mask,
+    top_fraction,
+)
 
 
 def test_top_fraction_picks_the_largest_magnitudes():

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from codec.errors import InputError
+from codec.fit import Budget
 from recon import api, gridpull, meshing, sdf
 from recon.metrics import mesh_metrics
 from recon.pointcloud import Normalization, read_mesh, read_points, validate_points
@@ -47,8 +49,7 @@ def torus_mesh():
 def test_gridpull_fits_a_torus():
     pts = torus_points(4000)
     norm = Normalization.fit(pts)
-    values, stats = gridpull.fit(norm.apply(pts), gridpull.GridPullOptions(resolution=64,
-                                                                           steps=100))
+    values, stats = gridpull.fit_grid(norm.apply(pts), Budget(steps=100), resolution=64)
     v, f = meshing.marching_cubes(values, 0.0, meshing.lattice(64)[1])
     gv, gf = torus_mesh()
     m = mesh_metrics(gv, gf, norm.invert(v), f, n_samples=20_000)
@@ -60,7 +61,8 @@ def test_gridpull_fits_a_torus():
 def test_sdf_fits_a_sphere():
     pts = sphere_points(3000)
     norm = Normalization.fit(pts)
-    field, _ = sdf.fit(norm.apply(pts), sdf.SDFOptions(size=20_000, steps=200, batch=2048))
+    field, _ = sdf.fit_sdf(norm.apply(pts), sdf.field_config(20_000), Budget(steps=200),
+                           recipe=replace(sdf.RECIPE, batch=2048))
     v, f = meshing.extract(sdf.sdf(field), 64)
     gv, gf = sphere_mesh()
     m = mesh_metrics(gv, gf, norm.invert(v), f, n_samples=20_000)
@@ -170,3 +172,80 @@ def test_read_points_formats(tmp_path):
     np.save(tmp_path / "p.npy", np.hstack([pts, np.ones((100, 3))]))  # extra columns ignored
     for name in ("p.xyz", "p.pcd", "p.ply", "p.npy"):
         assert np.allclose(read_points(tmp_path / name), pts, atol=1e-6), name
+
+
+@pytest.mark.parametrize("model, size", [("gridpull", "30k"), ("sdf", "20k"), ("csp", "20k")])
+def test_interrupted_encode_resumes_to_the_same_file(model, size, tmp_path):
+    # checkpoints are offered every 50 steps: stopped at step 60, resumed from step 50
+    cloud = tmp_path / "cloud.npy"
+    np.save(cloud, torus_points(2000))
+    opts = {"size": size, "steps": 60}
+    ref, out = tmp_path / "ref.nirc", tmp_path / "out.nirc"
+    ckpt = tmp_path / "out.nirc.ckpt"
+    api.encode_surface(cloud, ref, model=model, options=opts, seed=3)
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_a_checkpoint(fraction: float, stats: dict) -> None:
+        if ckpt.exists():
+            raise Stop
+
+    with pytest.raises(Stop):
+        api.encode_surface(cloud, out, model=model, options=opts, seed=3,
+                           report=stop_after_a_checkpoint, checkpoint_every=0)
+    assert ckpt.exists() and not out.exists()
+    api.encode_surface(cloud, out, model=model, options=opts, seed=3, checkpoint_every=0,
+                       resume=True)
+    assert out.read_bytes() == ref.read_bytes()
+    assert not ckpt.exists()
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (dict(model="gridpull", options={"bits": 6}), "--bits: not gridpull options"),
+        (dict(model="csp", options={"coord_quant": 64}), "--coord-quant: not csp options"),
+        (dict(model="sdf", options={"coord_quant": 1}), "--coord-quant must be"),
+        (dict(model="gridpull", options={"size": "1000M"}), "8³..512³"),
+        (dict(model="sdf", options={"size": "1k"}), "too small"),
+        (dict(model="sdf", options={"steps": 0}), "--steps"),
+        (dict(model="poisson"), "meshes only"),
+        (dict(model="hnerv"), "unknown model"),
+    ],
+)
+def test_bad_encode_options_are_one_line_input_errors(call, message, tmp_path):
+    np.save(tmp_path / "cloud.npy", sphere_points(200))
+    with pytest.raises(InputError, match=message) as info:
+        api.encode_surface(tmp_path / "cloud.npy", tmp_path / "a.nirc", **call)
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "a.nirc").exists()
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (dict(method="poisson", options={"steps": 30}), "--steps: not poisson options"),
+        (dict(method="poisson", resolution=32), "no --resolution"),
+        (dict(method="sdf", options={"size": "20k"}), "--size: not sdf mesh options"),
+        (dict(method="csp", options={"bits": 6}), "--bits: not csp mesh options"),
+        (dict(method="gridpull", resolution=8), "--resolution must be"),
+    ],
+)
+def test_bad_mesh_options_are_one_line_input_errors(call, message, tmp_path):
+    np.save(tmp_path / "cloud.npy", sphere_points(200))
+    with pytest.raises(InputError, match=message):
+        api.reconstruct(tmp_path / "cloud.npy", tmp_path / "a.ply", **call)
+
+
+def test_surface_methods_come_from_the_registry():
+    from codec import registry
+
+    names = [m.name for m in registry.methods("surface")]
+    assert names == ["gridpull", "sdf", "csp", "poisson"]
+    assert registry.default_method("surface") == "gridpull"
+    for name in names:
+        method = registry.method(name, "surface")
+        assert method.kind == "surface" and (method.codec is None) == (name == "poisson")
+        if method.codec is not None:
+            assert registry.get(name).cls is method.codec

@@ -175,7 +175,7 @@ def test_cli_eval_mesh_errors_are_one_line(tmp_path, extra):
 
 
 def test_poisson_reconstructs_a_sphere():
-    from recon.baselines import poisson_mesh
+    from recon.poisson import poisson_mesh
 
     v, f = sphere(40)
     pts, _ = sample_surface(v, f, 5_000, np.random.default_rng(0))
@@ -189,7 +189,7 @@ def test_poisson_reconstructs_a_sphere():
 
 
 def test_poisson_rejects_bad_options():
-    from recon.baselines import poisson_mesh
+    from recon.poisson import poisson_mesh
 
     pts = np.random.default_rng(0).random((100, 3))
     for kwargs in ({"depth": 0}, {"k": 1}, {"trim": 1.0}, {"n_threads": 0}):

@@ -26,12 +26,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from codec.api import parse_count  # noqa: E402
+from codec import registry  # noqa: E402
 from codec.memory import encode_estimate  # noqa: E402
+from codec.options import parse_count  # noqa: E402
 from codec.video.io import Geometry, iter_video, parse_size, write_frames  # noqa: E402
 
-MODELS = ("hnerv", "hashgrid", "nirvana", "pfnr")
-SIZES = {"hnerv": "0.1M", "hashgrid": "0.1M", "nirvana": "10k", "pfnr": "0.3M"}
+MODELS = tuple(m.name for m in registry.methods("video"))
+SIZES = {m.name: m.Options.size for m in registry.methods("video")}  # their defaults
 
 
 def make_clip(source: str, path: Path, frames: int, size: tuple[int, int]) -> None:
@@ -78,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
                "--time-budget", str(args.time_budget), "--quiet", "--json"]
         code, seconds, stdout, peak = run(cmd)
         res = json.loads(stdout) if code == 0 else {}
-        est = encode_estimate(model, args.frames, w, h, parse_count(SIZES[model]))
+        est = encode_estimate(registry.method(model), args.frames, w, h,
+                              parse_count(SIZES[model]))
         rows.append((model, code, seconds, peak, est, res))
         print(model, code, f"{peak / 2**20:.0f} MiB", file=sys.stderr, flush=True)
     print(f"\n{args.frames} frames of {w}x{h} ({args.frames * w * h * 3 / 2**20:.0f} MiB as "

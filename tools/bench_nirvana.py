@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from codec import registry  # noqa: E402
 from codec.anchors import encode_anchor, interpolate_at_rate  # noqa: E402
 from codec.api import decode_video  # noqa: E402
 from codec.container import ContainerReader  # noqa: E402
@@ -120,8 +121,6 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             decode_video(path, frames=slice(10, 20))
             dec_range = time.perf_counter() - t0
-            from codec import registry
-
             with ContainerReader(path) as r:
                 codec = registry.by_id(r.codec_id).cls.from_container(r, [])
                 need = codec.needed_groups(range(10, 20))

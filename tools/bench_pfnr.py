@@ -23,10 +23,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from codec.api import decode_video, encode_clip  # noqa: E402
+from codec.api import append_video, decode_video, encode_clip, encode_video  # noqa: E402
 from codec.metrics import psnr_per_frame  # noqa: E402
 from codec.video.io import Clip, Geometry, parse_size, read_video  # noqa: E402
-from codec.video.library import encode_library  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,13 +44,18 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     clip = read_video(args.input, geometry=Geometry(resize=args.resize))
-    segments = [Clip(clip.frames[s : s + args.frames], clip.fps)
-                for s in (int(v) for v in args.starts.split(","))]
+    starts = [int(v) for v in args.starts.split(",")]
+    segments = [Clip(clip.frames[s : s + args.frames], clip.fps) for s in starts]
     lib = out / "library.nirc"
     rows = []
-    for k, seg in enumerate(segments):
-        res = encode_library(seg, lib if k == 0 else None, None if k == 0 else lib,
-                              size=args.size, epochs=args.epochs, capacity=args.capacity)
+    for k, (start, seg) in enumerate(zip(starts, segments, strict=True)):
+        # the same frames as ``seg``, read from the file by the library encode and appends
+        frames = {"start": start, "max_frames": args.frames, "resize": args.resize,
+                  "epochs": args.epochs, "capacity": args.capacity}
+        if k == 0:
+            res = encode_video(args.input, lib, model="pfnr", size=args.size, **frames)
+        else:
+            res = append_video(lib, args.input, **frames)
         first = psnr_per_frame(segments[0].frames, decode_video(lib, video=0)).mean()
         ladder = []
         for size in args.hnerv_sizes.split(","):

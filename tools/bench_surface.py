@@ -24,13 +24,17 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from codec import registry  # noqa: E402
+from codec.encode import write_codec  # noqa: E402
 from codec.errors import InputError  # noqa: E402
 from recon import api  # noqa: E402
+from recon.baselines import draco_bytes  # noqa: E402
 from recon.metrics import mesh_metrics, sample_surface  # noqa: E402
 from recon.pointcloud import Normalization, read_mesh  # noqa: E402
 
 CONDITIONS = {"clean": (30_000, 0.0), "noisy": (30_000, 0.005), "sparse": (3_000, 0.0)}
-CODED = ("gridpull", "sdf", "csp")
+CODED = [m.name for m in registry.methods("surface") if m.codec is not None]
+BASELINES = [m.name for m in registry.methods("surface") if m.codec is None]  # mesh only
 
 
 def make_points(v: np.ndarray, f: np.ndarray, condition: str) -> np.ndarray:
@@ -47,11 +51,9 @@ def score(gv, gf, v, f, samples: int) -> dict:
 
 
 def run_one(gv, gf, pts, method: str, encode: bool, samples: int, tmp: Path) -> list[dict]:
-    from recon.baselines import draco_bytes, poisson_mesh
-
     t0 = time.perf_counter()
-    if method == "poisson":
-        v, f = poisson_mesh(pts)
+    if api.surface_method(method).codec is None:  # mesh only: poisson
+        v, f = api.surface_method(method).reconstruct(pts)
         seconds = time.perf_counter() - t0
         row = {"method": method, "seconds": seconds, "triangles": len(f),
                **score(gv, gf, v, f, samples)}
@@ -65,11 +67,8 @@ def run_one(gv, gf, pts, method: str, encode: bool, samples: int, tmp: Path) -> 
              **score(gv, gf, v, f, samples)}]
     if encode:
         codec = api.codec_of(method, fitted, Normalization((0.0, 0.0, 0.0), 1.0), pts)
-        from codec.container import write_container
-
         path = tmp / f"{method}.nirc"
-        header, sections = codec.to_container()
-        nbytes = write_container(path, codec.codec_id, header, sections)
+        nbytes = write_codec(path, codec)
         t1 = time.perf_counter()
         try:
             dv, df = api.decode_surface(path)
@@ -86,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--meshes", default=str(ROOT.parent / "shared" / "data" / "meshes"))
     p.add_argument("--shapes", default="spot,fandisk,cow,teapot")
     p.add_argument("--conditions", default="clean,noisy,sparse")
-    p.add_argument("--methods", default="poisson,gridpull,sdf,csp")
-    p.add_argument("--encode", default="gridpull,sdf,csp", help="methods also written as .nirc")
+    p.add_argument("--methods", default=",".join(BASELINES + CODED))
+    p.add_argument("--encode", default=",".join(CODED), help="methods also written as .nirc")
     p.add_argument("--samples", type=int, default=100_000)
     p.add_argument("--json", help="also write all rows here")
     args = p.parse_args(argv)

@@ -59,9 +59,14 @@ def golden_bundle() -> TensorBundle:
     return TensorBundle(tensors, TensorsConfig(bits=8), meta={"golden": "tensors", "version": 1})
 
 
-VIDEO_GOLDEN = ("hnerv", "hashgrid", "nirvana", "pfnr")
-SURFACE_GOLDEN = ("gridpull", "sdf", "csp")
 SURFACE_GOLDEN_RESOLUTION = 32
+
+
+def golden_codecs() -> list[str]:
+    """Every registered model that writes files has a golden file."""
+    from codec import registry
+
+    return [m.name for m in registry.methods() if m.codec is not None]
 
 
 def make_sample(path: Path) -> int:
@@ -88,7 +93,7 @@ def make_codec_golden(folder: Path, codec: str) -> Path | None:
         v, f = model.mesh(SURFACE_GOLDEN_RESOLUTION)
         np.savez_compressed(path.with_suffix(".npz"), vertices=v, triangles=f)
     elif getattr(entry.cls, "library", False):  # every video of a library
-        from codec.api import decode_video
+        from codec.decode import decode_video
 
         np.savez_compressed(path.with_suffix(".npz"), **{
             f"video{k}": decode_video(path, video=k) for k in range(len(model.videos))})
@@ -160,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         folder = ROOT / "tests" / "golden"
         made_files = (
             make_golden(folder),
-            *(make_codec_golden(folder, c) for c in (*VIDEO_GOLDEN, *SURFACE_GOLDEN)),
+            *(make_codec_golden(folder, c) for c in golden_codecs()),
         )
         for made in made_files:
             print(made or "exists, kept")

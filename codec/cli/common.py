@@ -59,16 +59,6 @@ def size_arg(what: str):
     return parse
 
 
-def add_coord_quant(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--coord-quant",
-        type=int,
-        default=0,
-        metavar="N",
-        help="sdf: snap coordinates to an N-per-axis lattice before the grid (CQ-NIR); 0 = off",
-    )
-
-
 def add_checkpoint(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("interrupt and resume")
     g.add_argument("--checkpoint-every", type=float, metavar="SECONDS",
@@ -77,3 +67,83 @@ def add_checkpoint(p: argparse.ArgumentParser) -> None:
     g.add_argument("--resume", action="store_true",
                    help="continue from OUTPUT.ckpt when it exists; an --epochs encode then "
                    "ends with the same file as one never interrupted (same --seed, CPU)")
+
+
+# -- flags derived from the registry's options dataclasses -------------------------------------
+BUDGET_FLAGS = ("epochs", "steps", "time_budget")
+"""A run's length in epochs, steps or seconds (codec.fit.Budget): one of them at a time."""
+
+
+def add_method_flags(p: argparse.ArgumentParser, methods, *, mesh: bool = False,
+                     skip: tuple[str, ...] = ()) -> None:
+    """One flag per option field of ``methods`` (codec.method.Method classes). A flag of one
+    method goes in that method's group; a flag several share goes in a common group, its help
+    naming each method's meaning. Flags default to absent (argparse.SUPPRESS), so only given
+    flags reach :func:`method_options`. ``mesh``: leave out encode-only fields."""
+    from codec.options import specs
+
+    owners: dict[str, list[tuple[str, Any]]] = {}
+    for m in methods:
+        for s in specs(m.Options):
+            if s.name not in skip and not (mesh and s.encode_only):
+                owners.setdefault(s.name, []).append((m.name, s))
+    shared = p.add_argument_group("model options (their meaning and default depend on the "
+                                  "model)")
+    budget = shared.add_mutually_exclusive_group()
+    groups: dict[str, Any] = {}
+    for name, own in owners.items():
+        first = own[0][1]
+        if len(own) == 1:
+            where = groups.get(own[0][0])
+            if where is None:
+                where = groups[own[0][0]] = p.add_argument_group(f"{own[0][0]} options")
+            text = f"{own[0][0]}: {_help(first)}"
+        else:
+            where = budget if name in BUDGET_FLAGS else shared
+            text = "; ".join(f"{m}: {_help(s)}" for m, s in own)
+        if name in BUDGET_FLAGS and len(own) == 1:
+            where = budget
+        kinds = {s.type for _, s in own}
+        kind = float if kinds == {int, float} else first.type
+        choices = first.choices if len(own) == 1 else None
+        meta = None if choices else _metavar(name, kind)
+        if kind is bool:
+            where.add_argument(first.flag, action="store_true", default=argparse.SUPPRESS,
+                               help=text)
+        else:
+            where.add_argument(first.flag, dest=name, type=kind, choices=choices,
+                               metavar=meta, default=argparse.SUPPRESS, help=text)
+
+
+def _help(spec) -> str:
+    default = "" if spec.default is None else f" (default {spec.default})"
+    return (spec.help or spec.name.replace("_", " ")) + default
+
+
+def _metavar(name: str, kind: type) -> str | None:
+    if name == "time_budget":
+        return "SECONDS"
+    return None
+
+
+def method_options(args: argparse.Namespace, method, methods, choose: str = "--model"
+                   ) -> dict[str, Any]:
+    """The flags given for ``method``; InputError naming the flags given that belong to other
+    methods only (and which ones)."""
+    from codec.options import specs
+
+    mine = {s.name for s in specs(method.Options)}
+    others: dict[str, list[str]] = {}
+    for m in methods:
+        if m is not type(method):
+            for s in specs(m.Options):
+                if s.name not in mine and hasattr(args, s.name):
+                    others.setdefault(s.flag, []).append(m.name)
+    if others:
+        flags = ", ".join(others)
+        owners = sorted({o for names in others.values() for o in names})
+        if len(owners) == 1:
+            raise InputError(f"{flags}: {owners[0]} options, not {method.name} options (add "
+                             f"{choose} {owners[0]})")
+        raise InputError(f"{flags}: options of {', '.join(owners)}, not of {method.name}")
+    return {k: getattr(args, k) for k in mine if hasattr(args, k)}

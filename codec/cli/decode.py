@@ -19,12 +19,12 @@ def add_parser(sub) -> None:
     )
     p.add_argument("file", help="a .nirc file")
     p.add_argument("--frames", metavar="A:B", help="video: decode only frames A..B-1 (e.g. 10:20)")
-    p.add_argument("--video", type=int, help="pfnr library: which video (default 0)")
+    p.add_argument("--video", type=int, help="library files: which video (default 0)")
     p.add_argument(
         "--resolution",
         type=int,
-        help="surface: marching-cubes lattice per axis (default: gridpull's stored grid, 256 "
-        "for sdf and csp)",
+        help="surface: marching-cubes lattice per axis (default: the method's, e.g. a stored "
+        "grid's own resolution, else 256)",
     )
     p.set_defaults(run=run)
 
@@ -32,10 +32,10 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from codec.api import decode_video, parse_range
     from codec.cli.common import emit_json
+    from codec.errors import InputError
 
     t0 = time.perf_counter()
     if _kind(args.file) == "surface":
-        from codec.errors import InputError
         from recon.api import decode_surface
 
         if args.frames:
@@ -43,8 +43,6 @@ def run(args: argparse.Namespace) -> int:
         decode_surface(args.file, args.output, resolution=args.resolution)
     else:
         if args.resolution is not None:
-            from codec.errors import InputError
-
             raise InputError("--resolution applies to surfaces; this file holds a video")
         frames = parse_range(args.frames) if args.frames else None
         decode_video(args.file, args.output, frames=frames, device=args.device,

@@ -40,7 +40,7 @@ def describe(path: str) -> dict[str, Any]:
             "file": path,
             "bytes": r.file_size,
             "format_version": f"{r.version[0]}.{r.version[1]}",
-            "codec": codec_name(r.codec_id),
+            "codec": _name(r.codec_id),
             "codec_id": r.codec_id,
             "header": r.header,
             "sections": sections,
@@ -65,6 +65,16 @@ def describe(path: str) -> dict[str, Any]:
         if pixels > 0:
             out["bpp"] = 8 * r.file_size / pixels
     return out
+
+
+def _name(codec_id: int) -> str:
+    """The registered name of a codec id (models registered at run time included)."""
+    from codec import registry
+
+    try:
+        return registry.by_id(codec_id).name
+    except ContainerError:
+        return codec_name(codec_id)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,7 +6,16 @@ import argparse
 
 
 def add_parser(sub) -> None:
+    from codec import registry
     from codec.cli.common import common_parent, size_arg
+
+    default = registry.default_method("video")
+    ladder = f"{default}:0.05M,0.1M,0.2M"
+    from codec.rd import budget_field
+
+    fields = {m.name: budget_field(m.name) for m in registry.methods("video")}
+    epochs = ", ".join(f"{m.name} {getattr(m.Options, fields[m.name]):g} {fields[m.name]}"
+                       for m in registry.methods("video"))
 
     p = sub.add_parser(
         "rd",
@@ -20,8 +29,9 @@ def add_parser(sub) -> None:
     p.add_argument("input", help="any video FFmpeg can read")
     p.add_argument(
         "--models",
-        default="hnerv:0.05M,0.1M,0.2M",
-        help="codec:size,size;codec:... (default hnerv:0.05M,0.1M,0.2M)",
+        default=ladder,
+        help=f"model:size,size;model:... (default {ladder}; models: "
+        f"{', '.join(m.name for m in registry.methods('video'))})",
     )
     p.add_argument(
         "--anchors",
@@ -34,8 +44,8 @@ def add_parser(sub) -> None:
     p.add_argument("--max-frames", type=int)
     p.add_argument(
         "--epochs",
-        help="training epochs of INR points: N for every model or MODEL=N,... "
-        "(defaults: hnerv 300, hashgrid 20 pixel passes)",
+        help="training epochs (or steps) of INR points: N for every model or MODEL=N,... "
+        f"(defaults: {epochs}; see `nircodec encode --help`)",
     )
     p.add_argument("--log-x", action="store_true", help="logarithmic bpp axis in rd.png")
     p.set_defaults(run=run)

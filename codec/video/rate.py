@@ -15,6 +15,7 @@ apart from the table's own bytes, and keep the decoder free of float density eva
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 
@@ -26,7 +27,9 @@ class WeightPrior(torch.nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        from compressai.entropy_models import EntropyBottleneck
+        with warnings.catch_warnings():  # compressai scripts a helper with torch.jit on import
+            warnings.filterwarnings("ignore", "`torch.jit.script` is deprecated", FutureWarning)
+            from compressai.entropy_models import EntropyBottleneck
 
         self.density = EntropyBottleneck(1, init_scale=4.0)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
@@ -131,8 +131,6 @@ def solve_channels(config: HNeRVConfig, frames: int, target_params: int) -> HNeR
     """Largest width c2 whose decoder + embeddings fit ``target_params``, as the reference
     solves for it. When even c2 = 12 does not fit, the floor of the block widths is lowered
     (a uniformly narrow decoder) rather than failing."""
-    from dataclasses import replace
-
     embed = config.embed_params(frames)
 
     def fits(c: int, floor: int) -> bool:

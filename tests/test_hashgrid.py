@@ -6,9 +6,9 @@ import torch
 
 import codec
 from codec.container import ContainerReader
-from codec.errors import InputError
+from codec.errors import ContainerError, InputError
 from codec.metrics import psnr_per_frame
-from codec.video.hashgrid_codec import HashGridCodec, HashGridVideoConfig, plan_config
+from codec.video.hashgrid import HashGridCodec, HashGridVideoConfig, VideoField, plan_config
 from codec.video.io import read_video
 from tests.conftest import make_clip, run_cli
 
@@ -75,13 +75,12 @@ def test_example_roundtrip_and_config_validation(tmp_path):
     # a header whose config does not match the tensors is a container error, not a crash
     header["config"]["log2_hashmap_size"] = 7
     write_container(tmp_path / "bad.nirc", ex.codec_id, header, sections)
-    r = run_cli("decode", str(tmp_path / "bad.nirc"), "-o", str(tmp_path / "bad"))
-    assert r.returncode == 1 and r.stderr.startswith("nircodec: error:")
+    with pytest.raises(ContainerError):
+        codec.decode_video(tmp_path / "bad.nirc")
 
 
 def test_grid_is_the_tcnn_layout():
     cfg = HashGridVideoConfig(n_levels=4, log2_hashmap_size=8, base_resolution=4)
-    from codec.video.hashgrid_codec import VideoField
 
     field = VideoField(cfg, backend="torch")
     assert field.grid.params.numel() == cfg.grid().n_params
@@ -99,7 +98,70 @@ def test_cli_hashgrid_and_hnerv_only_options(tiny_clip, tmp_path):
     assert len(list((tmp_path / "frames").glob("*.png"))) == 8
     r = run_cli("encode", str(tiny_clip), "-o", str(tmp_path / "d.nirc"), "--model", "hashgrid",
                 "--size", "8k", "--embed-bits", "4")
-    assert r.returncode == 1 and "HNeRV options" in r.stderr
+    assert r.returncode == 1 and "--embed-bits" in r.stderr
     assert not (tmp_path / "d.nirc").exists()
-    with pytest.raises(InputError):
-        codec.encode_video(tiny_clip, tmp_path / "e.nirc", **{**FAST, "size": "50"})
+
+
+@pytest.mark.parametrize("bad, flag", [
+    ({"size": "50"}, "size"), ({"size": "lots"}, "size"), ({"epochs": 0}, "--epochs"),
+    ({"epochs": float("nan")}, "--epochs"), ({"time_budget": -1.0}, "--time-budget"),
+    ({"bits": 1}, "--bits"), ({"bits": 17}, "--bits"), ({"embed_bits": 4}, "--embed-bits"),
+])
+def test_bad_options_are_one_input_error(tiny_clip, tmp_path, bad, flag):
+    with pytest.raises(InputError, match=flag):
+        codec.encode_video(tiny_clip, tmp_path / "e.nirc", **{**FAST, **bad})
+    assert not (tmp_path / "e.nirc").exists()
+
+
+def test_planned_size_too_small_is_an_input_error(tiny_clip, tmp_path):
+    with pytest.raises(InputError, match="too small for a hash-grid field"):
+        codec.encode_video(tiny_clip, tmp_path / "e.nirc", **{**FAST, "size": "1k"})
+
+
+def test_qat_runs_over_the_last_tenth(monkeypatch):
+    """The recipe's straight-through phase: fake quantization on exactly the last 10 % of the
+    steps, with the --bits the file is written with."""
+    from codec.video.hashgrid import fit as hg_fit
+
+    calls = []
+    real = hg_fit.fake_quantize_levels
+
+    def spy(params, grid, bits):
+        calls.append(bits)
+        return real(params, grid, bits)
+
+    monkeypatch.setattr(hg_fit, "fake_quantize_levels", spy)
+    frames = np.random.default_rng(0).integers(0, 256, (4, 16, 32, 3), dtype=np.uint8)
+    config = plan_config(32, 16, 4000)
+    _, stats = hg_fit.fit_field(frames, 25, config, epochs=5, bits=5, seed=1)
+    assert stats["steps"] == 40 and calls == [5] * 4
+
+
+def test_reports_every_ten_steps_and_resumes_to_the_same_bytes(tiny_clip, tmp_path):
+    """An encode interrupted after a checkpoint and resumed writes the bytes of one that never
+    stopped (checkpoints at every 50th step)."""
+    opts = {**FAST, "size": "3k", "epochs": 8, "seed": 3}  # 128 steps
+    seen = []
+    ref = codec.encode_video(tiny_clip, tmp_path / "ref.nirc",
+                             report=lambda f, s: seen.append((f, s)), **opts)
+    steps = ref.train["steps"]
+    assert steps == 128 and len(seen) == 1 + steps // 10
+    assert all(set(s) == {"epoch", "loss", "psnr"} for _, s in seen)
+    assert [f for f, _ in seen] == sorted(f for f, _ in seen) and seen[-1][0] <= 1
+
+    class Stop(Exception):
+        pass
+
+    def stop_late(fraction, stats):
+        if fraction > 0.6:
+            raise Stop
+
+    out = tmp_path / "out.nirc"
+    with pytest.raises(Stop):
+        codec.encode_video(tiny_clip, out, report=stop_late, checkpoint_every=0, **opts)
+    assert not out.exists() and (tmp_path / "out.nirc.ckpt").exists()
+    resumed = []
+    codec.encode_video(tiny_clip, out, report=lambda f, s: resumed.append(f), checkpoint_every=0,
+                       resume=True, **opts)
+    assert out.read_bytes() == (tmp_path / "ref.nirc").read_bytes()
+    assert resumed[0] == 60 / 128 and not (tmp_path / "out.nirc.ckpt").exists()

@@ -21,7 +21,6 @@ exists (open or very sparse clouds) it falls back to the reference's sphere.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,17 +28,15 @@ import torch
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from codec.fit import Budget, Report, Step, Trainer, run, step_decay
 from recon.meshing import BOX, lattice
 from recon.sampling import QueryPool, knn_distance, nearest
 
 
 @dataclass(frozen=True)
-class GridPullOptions:
-    resolution: int = 256
-    """Lattice nodes per axis over [-BOX, BOX]."""
-    steps: int = 800
-    time_budget: float | None = None
-    """Seconds; replaces ``steps`` when set."""
+class Recipe:
+    """GridPull's training recipe (not options: tuned once, README)."""
+
     batch: int = 10_000
     lr: float = 2e-4
     """Adam; ×0.3 at 50 % and 80 % of the run (the reference's step schedule, compressed)."""
@@ -49,15 +46,15 @@ class GridPullOptions:
     sigma_k: int = 8
     """Query noise σ per point = distance to its k-th neighbour (capped at ``sigma_max``)."""
     sigma_max: float = 0.02
-    seed: int = 0
 
-    def __post_init__(self) -> None:
-        if not 16 <= self.resolution <= 1024:
-            raise ValueError("resolution must be in 16..1024")
-        if self.steps < 1 or self.batch < 1 or not self.lr > 0:
-            raise ValueError("steps, batch and lr must be positive")
-        if self.time_budget is not None and not self.time_budget > 0:
-            raise ValueError("time budget must be positive")
+
+RECIPE = Recipe()
+RESOLUTION = 256
+"""Lattice nodes per axis over [-BOX, BOX] of a fit for a mesh when none is asked for."""
+SCHEDULE = step_decay((0.5, 0.8), 0.3)
+REPORT_EVERY = 20
+SAFE_EVERY = 50
+"""Steps between the points where a checkpoint may be taken."""
 
 
 def stencil(q: np.ndarray, r: int, h: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -121,90 +118,97 @@ def signed_init(tree: cKDTree, resolution: int) -> np.ndarray:
         order=1, mode="nearest").astype(np.float32)
 
 
-def fit(
-    points: np.ndarray,
-    opts: GridPullOptions = GridPullOptions(),
-    report: Callable[[float, dict], None] | None = None,
-) -> tuple[np.ndarray, dict]:
-    """points: (N, 3) normalised → (values (R, R, R) float32 signed distances, statistics)."""
-    t_start = time.perf_counter()
-    torch.manual_seed(opts.seed)
-    r = opts.resolution
-    _, h = lattice(r)
-    tree = cKDTree(points)
-    pool = QueryPool.build(points, per_point=20, k=opts.sigma_k, sigma_max=opts.sigma_max,
-                           seed=opts.seed, tree=tree)
-    values = signed_init(tree, r)
-    # optimised nodes: the stencils of every query and target (nothing else gets a gradient)
-    q_idx, q_w, q_dw = stencil(pool.queries, r, h)
-    t_idx, t_w, t_dw = stencil(points, r, h)
-    flat_band = np.unique(np.concatenate([q_idx.ravel(), t_idx.ravel()]))
-    lut = np.full(r**3, -1, np.int64)
-    lut[flat_band] = np.arange(len(flat_band))
-    # continuity pairs: +x/+y/+z neighbours of the targets' stencil nodes, both optimised
-    a_nodes = np.unique(t_idx.ravel())
-    pairs = np.concatenate([np.stack([lut[a_nodes], np.where(a_nodes + off < r**3,
-                            lut[np.minimum(a_nodes + off, r**3 - 1)], -1)], 1)
-                            for off in (r * r, r, 1)])
-    pairs = pairs[(pairs >= 0).all(1)]
-    q_c = torch.from_numpy(lut[q_idx].astype(np.int64))
-    t_c = torch.from_numpy(lut[t_idx].astype(np.int64))
-    q_w, q_dw, t_w, t_dw = (torch.from_numpy(x) for x in (q_w, q_dw, t_w, t_dw))
-    pairs_t = torch.from_numpy(pairs)
-    param = torch.nn.Parameter(torch.from_numpy(values.ravel()[flat_band].astype(np.float32)))
-    optim = torch.optim.Adam([param], lr=opts.lr)
-    queries = torch.from_numpy(pool.queries)
-    targets = torch.from_numpy(pool.targets)
-    tgt_index = torch.from_numpy(pool.target_index)
-    gen = torch.Generator().manual_seed(opts.seed)
-    n_pairs = min(len(pairs), opts.batch * 4)
-    step, last = 0, {}
-    while True:
-        elapsed = time.perf_counter() - t_start
-        progress = elapsed / opts.time_budget if opts.time_budget else step / opts.steps
-        if progress >= 1.0:
-            break
-        lr = opts.lr * (0.3 if progress >= 0.5 else 1.0) * (0.3 if progress >= 0.8 else 1.0)
-        for g in optim.param_groups:
-            g["lr"] = lr
-        pick = torch.randint(0, len(queries), (opts.batch,), generator=gen)
-        q, t, ti = queries[pick], targets[pick], tgt_index[pick]
-        vq, vt = param[q_c[pick]], param[t_c[ti]]  # (B, 8) node values
-        dq = (vq * q_w[pick]).sum(1)
-        gq = torch.einsum("bk,bkj->bj", vq, q_dw[pick])
-        dt = (vt * t_w[ti]).sum(1)
-        gt = torch.einsum("bk,bkj->bj", vt, t_dw[ti])
+class GridPullTrainer(Trainer):
+    """One GridPull step on a batch of queries; only the band of nodes the queries and
+    targets touch is optimised (``param``), the rest keep their first guess."""
+
+    safe_every = SAFE_EVERY
+
+    def __init__(self, points: np.ndarray, resolution: int, recipe: Recipe, seed: int) -> None:
+        r = self.resolution = resolution
+        _, h = lattice(r)
+        self.recipe = recipe
+        tree = cKDTree(points)
+        pool = QueryPool.build(points, per_point=20, k=recipe.sigma_k,
+                               sigma_max=recipe.sigma_max, seed=seed, tree=tree)
+        self.initial = signed_init(tree, r)
+        # optimised nodes: the stencils of every query and target (nothing else gets a gradient)
+        q_idx, q_w, q_dw = stencil(pool.queries, r, h)
+        t_idx, t_w, t_dw = stencil(points, r, h)
+        self.band = np.unique(np.concatenate([q_idx.ravel(), t_idx.ravel()]))
+        lut = np.full(r**3, -1, np.int64)
+        lut[self.band] = np.arange(len(self.band))
+        # continuity pairs: +x/+y/+z neighbours of the targets' stencil nodes, both optimised
+        a_nodes = np.unique(t_idx.ravel())
+        pairs = np.concatenate([np.stack([lut[a_nodes], np.where(a_nodes + off < r**3,
+                                lut[np.minimum(a_nodes + off, r**3 - 1)], -1)], 1)
+                                for off in (r * r, r, 1)])
+        pairs = pairs[(pairs >= 0).all(1)]
+        self.q_c = torch.from_numpy(lut[q_idx].astype(np.int64))
+        self.t_c = torch.from_numpy(lut[t_idx].astype(np.int64))
+        self.q_w, self.q_dw, self.t_w, self.t_dw = (
+            torch.from_numpy(x) for x in (q_w, q_dw, t_w, t_dw))
+        self.pairs = torch.from_numpy(pairs)
+        self.param = torch.nn.Parameter(
+            torch.from_numpy(self.initial.ravel()[self.band].astype(np.float32)))
+        self.optim = torch.optim.Adam([self.param], lr=recipe.lr)
+        self.queries = torch.from_numpy(pool.queries)
+        self.targets = torch.from_numpy(pool.targets)
+        self.target_index = torch.from_numpy(pool.target_index)
+        self.gen = torch.Generator().manual_seed(seed)
+        self.n_pairs = min(len(pairs), recipe.batch * 4)
+
+    def step(self, at: Step) -> dict | None:
+        rc, param, gen = self.recipe, self.param, self.gen
+        pick = torch.randint(0, len(self.queries), (rc.batch,), generator=gen)
+        q, t, ti = self.queries[pick], self.targets[pick], self.target_index[pick]
+        vq, vt = param[self.q_c[pick]], param[self.t_c[ti]]  # (B, 8) node values
+        dq = (vq * self.q_w[pick]).sum(1)
+        gq = torch.einsum("bk,bkj->bj", vq, self.q_dw[pick])
+        dt = (vt * self.t_w[ti]).sum(1)
+        gt = torch.einsum("bk,bkj->bj", vt, self.t_dw[ti])
         n = gq / gq.norm(dim=1, keepdim=True).clamp_min(1e-8)
         pulled = q - dq[:, None] * n
         weight = torch.exp((q - t).norm(dim=1))
         l_pull = (weight * (pulled - t).norm(dim=1)).mean()
         l_surf = (dt**2).mean()
         l_grad = (1 - torch.nn.functional.cosine_similarity(gq, gt, dim=1)).mean()
-        pp = pairs_t[torch.randint(0, len(pairs_t), (n_pairs,), generator=gen)]
+        pp = self.pairs[torch.randint(0, len(self.pairs), (self.n_pairs,), generator=gen)]
         l_cont = ((param[pp[:, 0]] - param[pp[:, 1]]) ** 2).mean()
-        loss = l_pull + opts.w_surface * l_surf + opts.w_gradient * l_grad
-        loss = loss + opts.w_continuity * l_cont
-        optim.zero_grad(set_to_none=True)
+        loss = l_pull + rc.w_surface * l_surf + rc.w_gradient * l_grad
+        loss = loss + rc.w_continuity * l_cont
+        self.optim.zero_grad(set_to_none=True)
         loss.backward()
-        optim.step()
-        step += 1
-        if report is not None and (step % 20 == 0 or step == 1):
-            last = {"step": step, "pull": l_pull.item(), "surface": l_surf.item()}
-            report(min(progress, 1.0), last)
-    out = values.ravel().copy()
-    out[flat_band] = param.detach().numpy()
-    stats = {"steps": step, "band_nodes": len(flat_band), "seconds":
-             time.perf_counter() - t_start, **last}
-    return out.reshape(r, r, r), stats
+        self.optim.step()
+        if not at.report:
+            return None
+        return {"step": at.step + 1, "pull": l_pull.item(), "surface": l_surf.item()}
+
+    def state(self) -> dict:
+        return {"param": self.param.detach().clone(), "gen": self.gen.get_state()}
+
+    def load(self, state: dict) -> None:
+        with torch.no_grad():
+            self.param.copy_(state["param"])
+        self.gen.set_state(state["gen"])
+
+    def values(self) -> np.ndarray:
+        """(R, R, R) float32: the first guess with the fitted band."""
+        out = self.initial.ravel().copy()
+        out[self.band] = self.param.detach().numpy()
+        r = self.resolution
+        return out.reshape(r, r, r)
 
 
-def grid_field(values: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-    """Trilinear interpolation of a (R, R, R) node grid, as a field over normalised points."""
-    r = values.shape[0]
-    _, h = lattice(r)
-
-    def field(p: np.ndarray) -> np.ndarray:
-        coords = ((np.asarray(p, np.float64) + BOX) / h).T
-        return ndimage.map_coordinates(values, coords, order=1, mode="nearest")
-
-    return field
+def fit_grid(points: np.ndarray, budget: Budget, *, resolution: int = RESOLUTION,
+             recipe: Recipe = RECIPE, seed: int = 0, report: Report | None = None
+             ) -> tuple[np.ndarray, dict]:
+    """points: (N, 3) normalised → (values (R, R, R) float32 signed distances on the box
+    lattice, R = ``resolution``; statistics)."""
+    t_start = time.perf_counter()
+    trainer = GridPullTrainer(points, resolution, recipe, seed)
+    result = run(trainer, budget, optim=trainer.optim, schedule=SCHEDULE, report=report,
+                 report_every=REPORT_EVERY, tag="gridpull")
+    stats = {"steps": result.steps, "band_nodes": len(trainer.band),
+             "seconds": time.perf_counter() - t_start, **result.last}
+    return trainer.values(), stats

@@ -6,7 +6,7 @@ earlier byte):
 
     v{k}.meta   meta     {"frames", "width", "height", "fps": [num, den], "capacity"}
     v{k}.mask   blob     its mask of every shared tensor (config order), each coded by
-                         codec.video.subnet.encode_mask against the union of videos < k
+                         codec.video.pfnr.subnet.encode_mask against the union of videos < k
     v{k}.new    tensors  for each shared tensor with new weights: the values at positions in
                          its mask and in no earlier mask (C order), 1-D, quantized
     v{k}.own    tensors  its biases and output head
@@ -17,8 +17,6 @@ the video that first used them, and nothing written later can change them.
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from fractions import Fraction
@@ -26,9 +24,7 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from codec import checkpoint
 from codec.binio import ByteReader, write_uvarint
 from codec.container import ContainerReader, Section, SectionKind
 from codec.container.format import CodecId, canonical_json
@@ -37,28 +33,8 @@ from codec.quant import QuantizedTensor, quantize_best
 from codec.registry import config_from_dict, register
 from codec.tensorpack import pack_tensors, unpack_tensors
 from codec.video.meta import VideoInfo
-from codec.video.pfnr import PFNRConfig, forward, init_tensors, inputs
-from codec.video.subnet import decode_mask, encode_mask, freeze, subnet_mask, top_fraction
-from codec.video.train import lr_at, pad_frames, to_float
-
-
-@dataclass
-class PFNRTrainOptions:
-    epochs: int = 150
-    time_budget: float | None = None
-    lr: float = 5e-3
-    """Adam (0.5, 0.999) as the reference, warm-up 10 % then cosine."""
-    batch: int = 2
-    capacity: float = 0.3
-    """Fraction of each shared tensor a video may use (its mask)."""
-    bits: int = 8
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch < 1 or not 0 < self.capacity <= 1:
-            raise ValueError("epochs and batch must be >= 1 and --capacity in (0, 1]")
-        if self.time_budget is not None and self.time_budget <= 0:
-            raise ValueError("time budget must be positive")
+from codec.video.pfnr.network import PFNRConfig, forward, init_tensors, inputs
+from codec.video.pfnr.subnet import decode_mask, encode_mask, top_fraction
 
 
 @dataclass
@@ -243,105 +219,3 @@ def _read_masks(payload: bytes, used: dict[str, np.ndarray], what: str) -> dict[
         out[n] = decode_mask(r.bytes(size, "mask"), u, f"{what} ({n})")
     r.expect_end()
     return out
-
-
-def fit_video(config: PFNRConfig, library: PFNRCodec | None, frames: np.ndarray, fps,
-              opts: PFNRTrainOptions, report=None) -> tuple[VideoEntry, dict]:
-    """Fit video ``len(library.videos)`` (or 0) of ``frames`` (T, H, W, 3) uint8, leaving every
-    weight an earlier video uses exactly as stored."""
-    t, h, w, _ = frames.shape
-    out_h, out_w = config.out_size
-    k = 0 if library is None else len(library.videos)
-    gen = torch.Generator().manual_seed(opts.seed + 7919 * k)
-    shapes = config.shared_shapes()
-    init = init_tensors(shapes, gen)
-    known, used = known_weights(config, []) if library is None else library.known()
-    shared = {n: torch.nn.Parameter(torch.where(torch.from_numpy(used[n]),
-                                                torch.from_numpy(known[n]), init[n]))
-              for n in shapes}
-    scores = {n: torch.nn.Parameter(torch.randn(s, generator=gen)) for n, s in shapes.items()}
-    own = {n: torch.nn.Parameter(v) for n, v in init_tensors(config.video_shapes(), gen).items()}
-    hooks = [freeze(shared[n], torch.from_numpy(used[n])) for n in shapes]
-    x = pad_frames(frames, out_h, out_w)  # uint8; a batch at a time goes to float
-    optim = torch.optim.Adam([*shared.values(), *scores.values(), *own.values()], lr=opts.lr,
-                             betas=(0.5, 0.999))
-    per_epoch = math.ceil(t / opts.batch)
-    batches = iter(())
-    start, step = time.perf_counter(), 0
-    tensors = {"shared": shared, "scores": scores, "own": own}
-    ckpt = checkpoint.active()
-    saved = ckpt.restore(f"pfnr/{k}") if ckpt else None
-    if saved is not None:
-        with torch.no_grad():
-            for group, values in tensors.items():
-                for n, p in values.items():
-                    p.copy_(saved[group][n])
-        optim.load_state_dict(saved["optim"])
-        gen.set_state(saved["gen"])
-        step = saved["step"]
-        start -= saved["seconds"]
-
-    def state() -> dict:
-        return {**{g: {n: p.detach().clone() for n, p in v.items()} for g, v in tensors.items()},
-                "optim": optim.state_dict(), "gen": gen.get_state(), "step": step,
-                "seconds": time.perf_counter() - start}
-
-    while True:
-        progress = ((time.perf_counter() - start) / opts.time_budget
-                    if opts.time_budget else step / (opts.epochs * per_epoch))
-        if progress >= 1.0:
-            break
-        idx = next(batches, None)
-        if idx is None:  # a new epoch: a fresh order of the frames
-            if ckpt is not None:
-                ckpt.offer(f"pfnr/{k}", state)
-            batches = iter(torch.randperm(t, generator=gen).split(opts.batch))
-            idx = next(batches)
-        for g in optim.param_groups:
-            g["lr"] = lr_at(progress, opts.lr, 0.1)
-        masked = {n: p * subnet_mask(scores[n], opts.capacity) for n, p in shared.items()}
-        pred = forward(config, masked, own, inputs(config, idx, t, k))[..., :h, :w]
-        loss = F.mse_loss(pred, to_float(x[idx][..., :h, :w]))
-        optim.zero_grad(set_to_none=True)
-        loss.backward()
-        optim.step()
-        step += 1
-        if report is not None and step % 5 == 0:
-            report(progress, {"epoch": step // per_epoch + 1, "loss": loss.item(),
-                              "psnr": -10 * math.log10(max(loss.item(), 1e-10))})
-    for hk in hooks:
-        hk.remove()
-    mask = {n: top_fraction(scores[n], opts.capacity).numpy() for n in shapes}
-    new = {}
-    for n in shapes:
-        fresh = mask[n] & ~used[n]
-        if fresh.any():
-            new[n] = quantize_best(shared[n].detach().numpy()[fresh], opts.bits)
-    own_q = {n: quantize_best(p.detach().numpy(), opts.bits) for n, p in own.items()}
-    info = VideoInfo(w, h, t, Fraction(fps), (out_w - w, out_h - h))
-    stats = {"steps": step, "seconds": time.perf_counter() - start,
-             "new_weights": int(sum(q.symbols.size for q in new.values())),
-             "reused_weights": int(sum((mask[n] & used[n]).sum() for n in shapes))}
-    return VideoEntry(info, opts.capacity, mask, new, own_q), stats
-
-
-def plan_config(width: int, height: int, target: int) -> PFNRConfig:
-    """Strides and stem size as HNeRV plans them for this frame, and the widest network whose
-    shared tensors hold at most ``target`` weights (each video uses ``capacity`` of them)."""
-    from codec.video.hnerv import plan_strides
-
-    strides, embed_hw = plan_strides(width, height, target)
-    # the FSO is the second block (the reference puts it early), on an input >= 2 rows high
-    fh, fw = embed_hw[0] * strides[0], embed_hw[1] * strides[0]
-    fso = 1 if len(strides) > 1 and fh >= 2 else -1
-    best = None
-    for c in range(8, 257, 4):
-        for stem in (32, 64, 128):
-            cfg = PFNRConfig(embed_hw=embed_hw, strides=strides, channels=c, stem_width=stem,
-                             fso_block=fso, fso_modes=max(1, min(4, fh // 2, fw // 2 + 1)))
-            n = sum(math.prod(s) for s in cfg.shared_shapes().values())
-            if n <= target and (best is None or n > best[0]):
-                best = (n, cfg)
-    if best is None:
-        raise ValueError(f"--size {target} is too small for a pfnr network at {width}x{height}")
-    return best[1]

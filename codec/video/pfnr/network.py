@@ -10,7 +10,7 @@
     head    3×3 conv (C_last -> 3), sigmoid                            (one per video)
 
 Shared tensors (stem, blocks, FSO weights) carry scores; a video uses ``w · mask`` with its own
-mask (``codec/video/subnet.py``). Biases are per video (cheap, and they keep a video's
+mask (``subnet.py``). Biases are per video (cheap, and they keep a video's
 activations its own), as is the head.
 """
 

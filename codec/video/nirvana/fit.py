@@ -1,6 +1,8 @@
 """Fitting NIRVANA group networks one after another: each group starts from the previous
 group's weights (a warm start) and trains against MSE + λ · (estimated bits per pixel), the bits
-coming from a learned prior on the weights' integer latents (``codec/video/rate.py``).
+coming from a learned prior on the weights' integer latents (``codec/video/rate.py``), on the
+shared fit loop (:func:`codec.fit.run`): cosine decay to 5 % of every learning rate, noise on
+the latents and straight-through rounding over the last part of each group's steps.
 
 A chain is a run of groups fitted in order; its first group starts cold (SIREN init) and trains
 ``cold_factor`` times longer. Within a chain, groups are priced (and later coded) as residuals
@@ -12,15 +14,15 @@ from __future__ import annotations
 
 import itertools
 import math
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from codec.video.nirvana import (
+from codec.fit import Budget, Phase, Report, Step, Trainer, cosine, run
+from codec.video.nirvana.network import (
     NirvanaConfig,
     forward,
     init_weights,
@@ -29,42 +31,29 @@ from codec.video.nirvana import (
 )
 from codec.video.rate import WeightPrior
 
-Report = Callable[[float, dict], None]
 RATE_RAMP = 0.3  # fraction of a cold group's training over which λ rises from 0
 CUT_DISTANCE = 0.5  # histogram distance (0..2) between consecutive frames that is a scene cut
+REPORT_EVERY = 10  # steps between progress reports
+PRIOR_LR = 1e-2  # Adam learning rate of the rate prior's density and of the steps
 
 
-@dataclass
-class NirvanaTrainOptions:
-    epochs: float = 100.0
-    """Passes over a warm-started group's patches (one pass = every patch of its G frames)."""
+@dataclass(frozen=True)
+class Recipe:
+    """Training constants (not options)."""
+
     cold_factor: float = 4.0
     """A chain's first group (no warm start) trains this many times as long."""
-    time_budget: float | None = None
-    """Seconds for the whole clip (per worker); replaces ``epochs``, shared out like it."""
     lr: float = 2e-2
     """Adam learning rate of a cold group (cosine decay to 5 %)."""
     warm_lr: float = 1e-2
     """Adam learning rate of a warm-started group."""
-    lmbda: float = 3e-3
-    """Rate weight: loss = MSE + lmbda · estimated bits per pixel."""
     batch: int = 64
     """Patches per step (all of them when the frame has fewer)."""
     qat_fraction: float = 0.15
     """Last fraction of each group's steps with straight-through rounding instead of noise."""
-    intra_period: int = 8
-    """A group coded on its own (a random-access point) at least every this many groups."""
-    seed: int = 0
 
-    def __post_init__(self) -> None:
-        if self.epochs <= 0 or self.cold_factor < 1 or self.batch < 1:
-            raise ValueError("epochs must be positive, cold factor >= 1, batch >= 1")
-        if self.time_budget is not None and self.time_budget <= 0:
-            raise ValueError("time budget must be positive")
-        if not (math.isfinite(self.lmbda) and self.lmbda >= 0):
-            raise ValueError("--lmbda must be a finite number >= 0")
-        if self.intra_period < 1 or not 0 <= self.qat_fraction < 1:
-            raise ValueError("intra period must be >= 1 and qat fraction in [0, 1)")
+
+RECIPE = Recipe()
 
 
 @dataclass
@@ -112,10 +101,11 @@ class GroupResult:
     stats: dict
 
 
-def group_steps(config: NirvanaConfig, n_patches: int, opts: NirvanaTrainOptions,
-                cold: bool) -> int:
-    per_pass = math.ceil(n_patches / min(opts.batch, n_patches))
-    return max(1, round(opts.epochs * per_pass * (opts.cold_factor if cold else 1.0)))
+def group_steps(n_patches: int, epochs: float, cold: bool, recipe: Recipe = RECIPE) -> int:
+    """Steps of ``epochs`` passes over a group of ``n_patches`` patches (``cold_factor`` times
+    as many for a chain's first group)."""
+    per_pass = math.ceil(n_patches / min(recipe.batch, n_patches))
+    return max(1, round(epochs * per_pass * (recipe.cold_factor if cold else 1.0)))
 
 
 @dataclass
@@ -175,82 +165,78 @@ def is_cut(previous: np.ndarray | None, frames: np.ndarray) -> bool:
     return any(histogram_distance(a, b) > CUT_DISTANCE for a, b in itertools.pairwise(seq))
 
 
-def fit_group(
-    config: NirvanaConfig,
-    state: ChainState,
-    data: GroupData,
-    opts: NirvanaTrainOptions,
-    *,
-    restart: bool = False,
-    steps: int | None = None,
-    seconds: float | None = None,
-    report: Report | None = None,
-) -> GroupResult:
-    """Fit one group, warm from ``state`` (which it updates), for ``steps`` or ``seconds``
-    (default: :func:`group_steps`). The chain's first group, or any with ``restart``, trains
-    like a fresh chain: full learning rate, steps relearned, priced and coded intra."""
-    cold = state.groups == 0 or restart
-    intra = cold or state.since_intra >= opts.intra_period
-    centres, n, pixels = data.centres, data.centres.shape[0], data.pixels
-    batch = min(opts.batch, n)
-    if steps is None and seconds is None:
-        steps = group_steps(config, n, opts, cold)
+class GroupTrainer(Trainer):
+    """One step: a random batch of patches from the group's network with noisy (or, in the
+    "ste" phase, straight-through rounded) integer latents, loss = MSE + λ · bits / pixels."""
 
-    weights = {k: v.clone().requires_grad_() for k, v in state.weights.items()}
-    log_steps = {k: v.clone().requires_grad_(cold) for k, v in state.log_steps.items()}
-    prior = state.intra_prior if intra else state.residual_prior
-    ref = None if intra else torch.cat([v.float().ravel() for v in state.symbols.values()])
-    base_lr = opts.lr if cold else opts.warm_lr
-    groups = [{"params": list(weights.values()), "lr": base_lr},
-              {"params": prior.density_parameters(), "lr": 1e-2}]
-    if cold:  # steps are learned once per chain, so residuals stay in one integer grid
-        groups.append({"params": list(log_steps.values()), "lr": 1e-2})
-    optim = torch.optim.Adam(groups, foreach=True)
-    base = [grp["lr"] for grp in optim.param_groups]
-    gen = torch.Generator().manual_seed(opts.seed * 1_000_003 + state.groups)
-    start = time.perf_counter()
-    step, mse_v, bits_v = 0, float("nan"), float("nan")
-    while True:
-        progress = ((time.perf_counter() - start) / seconds) if seconds else step / steps
-        if progress >= 1.0 and step > 0:
-            break
-        for grp, lr in zip(optim.param_groups, base, strict=True):
-            grp["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
-        ste = progress >= 1.0 - opts.qat_fraction
-        idx = torch.randperm(n, generator=gen)[:batch] if batch < n else slice(None)
+    def __init__(self, config: NirvanaConfig, state: ChainState, data: GroupData, *,
+                 cold: bool, intra: bool, lmbda: float, seed: int, recipe: Recipe) -> None:
+        self.config, self.data, self.cold, self.lmbda = config, data, cold, lmbda
+        self.batch = min(recipe.batch, data.centres.shape[0])
+        self.weights = {k: v.clone().requires_grad_() for k, v in state.weights.items()}
+        self.log_steps = {k: v.clone().requires_grad_(cold) for k, v in state.log_steps.items()}
+        self.prior = state.intra_prior if intra else state.residual_prior
+        self.ref = (None if intra else
+                    torch.cat([v.float().ravel() for v in state.symbols.values()]))
+        groups = [{"params": list(self.weights.values()),
+                   "lr": recipe.lr if cold else recipe.warm_lr},
+                  {"params": self.prior.density_parameters(), "lr": PRIOR_LR}]
+        if cold:  # steps are learned once per chain, so residuals stay in one integer grid
+            groups.append({"params": list(self.log_steps.values()), "lr": PRIOR_LR})
+        self.optim = torch.optim.Adam(groups, foreach=True)
+        self.gen = torch.Generator().manual_seed(seed * 1_000_003 + state.groups)
+        self.mse, self.bits = float("nan"), float("nan")  # of the last step
+
+    def step(self, at: Step) -> dict[str, Any]:
+        n, data = self.data.centres.shape[0], self.data
+        idx = torch.randperm(n, generator=self.gen)[: self.batch] if self.batch < n \
+            else slice(None)
         noisy, latents = {}, []
-        for name, wt in weights.items():
-            s = log_steps[name].exp()
+        for name, wt in self.weights.items():
+            s = self.log_steps[name].exp()
             z = wt / s
-            if ste:
+            if at.phase == "ste":
                 zq = z + (torch.round(z) - z).detach()
             else:
-                zq = z + torch.rand(z.shape, generator=gen) - 0.5
+                zq = z + torch.rand(z.shape, generator=self.gen) - 0.5
             noisy[name] = zq * s
             latents.append(zq.ravel())
         z_all = torch.cat(latents)
-        bits = prior.bits(z_all if ref is None else z_all - ref)
-        mse = data.mse(forward(config, noisy, centres[idx]), idx)
+        bits = self.prior.bits(z_all if self.ref is None else z_all - self.ref)
+        mse = data.mse(forward(self.config, noisy, data.centres[idx]), idx)
         # a cold network first learns the frames, then the rate term comes in (with the full
         # weight from the start, λ = 5e-2 collapsed bikes to the mean colour)
-        lam = opts.lmbda * (min(1.0, progress / RATE_RAMP) if cold else 1.0)
-        loss = mse + lam * bits / pixels
-        optim.zero_grad(set_to_none=True)
+        lam = self.lmbda * (min(1.0, at.progress / RATE_RAMP) if self.cold else 1.0)
+        loss = mse + lam * bits / data.pixels
+        self.optim.zero_grad(set_to_none=True)
         loss.backward()
-        optim.step()
-        step += 1
-        mse_v, bits_v = mse.item(), float(bits.detach())
-        if report is not None and (step % 10 == 0 or step == 1):
-            report(min(progress, 1.0), {"loss": loss.item(), "mse": mse_v, "bits": bits_v})
-    out_steps = {k: float(v.detach().exp().float()) for k, v in log_steps.items()}
+        self.optim.step()
+        self.mse, self.bits = mse.item(), float(bits.detach())
+        return {"loss": loss.item(), "mse": self.mse, "bits": self.bits}
+
+
+def fit_group(config: NirvanaConfig, state: ChainState, data: GroupData, budget: Budget, *,
+              lmbda: float, intra_period: int, seed: int = 0, recipe: Recipe = RECIPE,
+              restart: bool = False, report: Report | None = None) -> GroupResult:
+    """Fit one group, warm from ``state`` (which it updates), for ``budget``. The chain's first
+    group, or any with ``restart``, trains like a fresh chain: full learning rate, steps
+    relearned, priced and coded intra; otherwise a group is intra every ``intra_period``."""
+    cold = state.groups == 0 or restart
+    intra = cold or state.since_intra >= intra_period
+    trainer = GroupTrainer(config, state, data, cold=cold, intra=intra, lmbda=lmbda, seed=seed,
+                           recipe=recipe)
+    result = run(trainer, budget, optim=trainer.optim, schedule=cosine(0.05),
+                 phases=(Phase("ste", 1.0 - recipe.qat_fraction),), report=report,
+                 report_every=REPORT_EVERY)
+    out_steps = {k: float(v.detach().exp().float()) for k, v in trainer.log_steps.items()}
     symbols = {k: torch.round(v.detach() / torch.tensor(out_steps[k])).to(torch.int64)
-               for k, v in weights.items()}
-    state.weights = {k: v.detach() for k, v in weights.items()}
-    state.log_steps = {k: v.detach() for k, v in log_steps.items()}
+               for k, v in trainer.weights.items()}
+    state.weights = {k: v.detach() for k, v in trainer.weights.items()}
+    state.log_steps = {k: v.detach() for k, v in trainer.log_steps.items()}
     state.symbols = symbols
     state.groups += 1
     state.since_intra = 1 if intra else state.since_intra + 1
-    stats = {"steps": step, "seconds": time.perf_counter() - start, "cold": cold,
-             "restart": restart, "intra": intra, "train_mse": mse_v, "train_bits": bits_v,
-             "mse": rounded_mse(config, state, data)}
+    stats = {"steps": result.steps, "seconds": result.seconds, "cold": cold,
+             "restart": restart, "intra": intra, "train_mse": trainer.mse,
+             "train_bits": trainer.bits, "mse": rounded_mse(config, state, data)}
     return GroupResult({k: v.numpy() for k, v in symbols.items()}, out_steps, intra, stats)

@@ -31,7 +31,7 @@ from codec.container.format import CodecId
 from codec.errors import ContainerError, EntropyError
 from codec.registry import config_from_dict, register
 from codec.video.meta import VideoInfo
-from codec.video.nirvana import NirvanaConfig, forward, from_patches, patch_centres
+from codec.video.nirvana.network import NirvanaConfig, forward, from_patches, patch_centres
 
 MODE_INTRA, MODE_RESIDUAL = 0, 1
 RENDER_PATCHES = 256  # patches per forward pass when decoding

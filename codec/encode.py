@@ -1,0 +1,251 @@
+"""The one encode pipeline, for every registered method: options, output checks, memory checks,
+seeding, threads and device, checkpoints, fitting, writing, then decoding the written file with
+the real decoder and measuring it.
+
+    result = encode_video("clip.mp4", "clip.nirc", model="hnerv", options={"size": "50k"})
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from codec import options as opt
+from codec import registry
+from codec.checkpoint import checkpointing, file_identity
+from codec.container import ContainerReader, append_sections, write_container
+from codec.decode import decode_video
+from codec.errors import InputError
+from codec.memory import check_encode
+from codec.method import FitContext, Method, Report
+from codec.metrics import quality, quality_stream
+from codec.runtime import resolve_device, seed_everything
+from codec.video.io import Geometry, probe, read_video
+from codec.video.source import ArraySource, FileSource
+
+
+@dataclass
+class EncodeResult:
+    """What an encode measured; every number comes from the written file."""
+
+    path: str
+    frames: int
+    width: int
+    height: int
+    params: int
+    bytes: int
+    bpp: float
+    psnr: float
+    ms_ssim: float
+    ssim_kind: str
+    encode_seconds: float
+    train: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        keys = ("frames", "width", "height", "params", "bytes", "bpp", "psnr", "ms_ssim",
+                "ssim_kind", "encode_seconds")
+        return {k: getattr(self, k) for k in keys} | {"output": self.path}
+
+
+# -- steps shared by video and surface encodes -----------------------------------------------
+def check_output_path(output, *inputs) -> None:
+    """InputError unless ``output`` can be created: not a directory, in a writable folder, and
+    not one of ``inputs`` (which writing would destroy)."""
+    folder = os.path.dirname(os.path.abspath(os.fspath(output)))
+    if os.path.isdir(output):
+        raise InputError(f"{output}: is a directory (give a file path)")
+    for path in inputs:
+        if os.path.exists(output) and os.path.exists(path) and os.path.samefile(output, path):
+            raise InputError(f"{output}: the output path is the input file; choose another")
+    if not os.path.isdir(folder):
+        raise InputError(f"output directory {folder!r} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise InputError(f"output directory {folder!r} is not writable")
+
+
+def options_of(method: Method, options: Any) -> Any:
+    """``options`` as ``method``'s options dataclass: an instance, or a dict of flag values
+    (None: the default)."""
+    if isinstance(options, method.Options):
+        return options
+    return opt.build(method.Options, dict(options or {}), method.name)
+
+
+def start_fit(method: Method, *, seed: int = 0, device: str = "auto",
+              threads: int | None = None, report: Report | None = None) -> FitContext:
+    """Threads, seeds (repeatable CPU encodes) and the device of a fit."""
+    import torch
+
+
+    if device == "auto" and "cuda" not in method.devices:
+        device = "cpu"
+    dev = resolve_device(device)
+    if dev.type not in method.devices:
+        raise InputError(f"{method.name} trains on {' or '.join(method.devices)} only "
+                         f"(--device {method.devices[0]})")
+    threads = threads or os.cpu_count() or 1
+    torch.set_num_threads(threads)
+    seed_everything(seed)
+    return FitContext(device=dev, seed=seed, threads=threads, report=report)
+
+
+def plan(method: Method, shape: tuple[int, ...], options: Any) -> Any:
+    try:
+        return method.plan(shape, options)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
+def write_codec(output, codec) -> int:
+    """Write ``codec``'s container to ``output`` atomically; returns its bytes."""
+    header, sections = codec.to_container()
+    return write_container(output, codec.codec_id, header, sections)
+
+
+def result_params(codec, stats: dict) -> int:
+    """Parameters an encode reports: the method's own count when its statistics give one
+    (a library counts what the video added), else everything its codec stores."""
+    return int(stats.pop("params")) if "params" in stats else int(codec.params())
+
+
+# -- video ------------------------------------------------------------------------------------
+def check_input_fits(method: Method, options: Any, input, start: int, max_frames: int | None,
+                     geometry) -> tuple[int, int, int]:
+    """(frames, width, height) of the input; refuses, before decoding a frame, an input with no
+    frames in range, a network larger than the raw frames it would code, or an encode that
+    would not fit in memory."""
+    count, width, height = probe(input, start, max_frames, geometry)
+    if count == 0:
+        raise InputError(f"{input}: no frames to encode (video is empty or --start is too "
+                         "large)")
+    params = method.params(options)
+    frames = method.coded_frames(count, options)
+    if frames is not None:
+        raw = 3 * frames * width * height
+        if params > raw:
+            what = f"{frames} frames" if frames == count else f"a group of {frames} frames"
+            raise InputError(f"--size {options.size}: {params:,} parameters is more than the "
+                             f"{raw:,} samples of {what} of {width}x{height}; a smaller "
+                             "network is needed to compress them")
+    check_encode(method, count, width, height, input, params)
+    return count, width, height
+
+
+def encode_video(input, output, *, model: str | None = None, options: Any = None,
+                 start: int = 0, max_frames: int | None = None,
+                 crop: tuple[int, int] | None = None, resize: tuple[int, int] | None = None,
+                 seed: int = 0, device: str = "auto", threads: int | None = None,
+                 report: Report | None = None, checkpoint_every: float | None = None,
+                 resume: bool = False) -> EncodeResult:
+    """Fit ``model`` (default: the default video method) to a video file, write ``output``
+    (.nirc), decode it back and measure it. ``options``: the method's options dataclass or a
+    dict of its fields. ``checkpoint_every`` (seconds) saves the training state to
+    ``OUTPUT.ckpt``; ``resume`` continues from that file (codec.checkpoint)."""
+    method = registry.method(model or registry.default_method("video"), "video")
+    opts = options_of(method, options)
+    check_output_path(output, input)
+    geometry = Geometry(crop=crop, resize=resize)
+    check_input_fits(method, opts, input, start, max_frames, geometry)
+    method.check_run(opts, checkpointing=checkpoint_every is not None or resume)
+
+    def key() -> dict[str, Any]:
+        return {"command": "encode", "model": method.name, "input": file_identity(input),
+                "start": start, "max_frames": max_frames, "crop": crop, "resize": resize,
+                "options": method.key_options(opts), "seed": seed}
+
+    with checkpointing(output, checkpoint_every, resume, key):
+        if method.streamed:  # group by group, never all in memory
+            source = FileSource(os.fspath(input), start, max_frames, geometry)
+        else:
+            source = read_video(input, start=start, max_frames=max_frames, geometry=geometry)
+        return _encode(method, opts, source, output, seed=seed, device=device, threads=threads,
+                       report=report)
+
+
+def encode_clip(clip, output, *, model: str | None = None, options: Any = None, seed: int = 0,
+                device: str = "auto", threads: int | None = None,
+                report: Report | None = None) -> EncodeResult:
+    """Encode already-decoded frames (a :class:`codec.video.io.Clip`) into ``output``."""
+    method = registry.method(model or registry.default_method("video"), "video")
+    opts = options_of(method, options)
+    source = ArraySource(clip.frames, clip.fps) if method.streamed else clip
+    return _encode(method, opts, source, output, seed=seed, device=device, threads=threads,
+                   report=report)
+
+
+def _encode(method: Method, opts: Any, source, output, *, seed: int, device: str,
+            threads: int | None, report: Report | None) -> EncodeResult:
+    t0 = time.perf_counter()
+    check_output_path(output)
+    ctx = start_fit(method, seed=seed, device=device, threads=threads, report=report)
+    if method.streamed:
+        frames = source.count()
+        width = height = None  # the method reads them from the frames
+    else:
+        frames, height, width, _ = source.frames.shape
+    config = plan(method, (frames, height, width), opts)
+    codec, stats = method.fit(source, config, opts, ctx)
+    nbytes = write_codec(output, codec)
+    seconds = time.perf_counter() - t0
+    if method.library:  # a new library: its first video
+        stats = {**stats, "video": 0, "library_bytes": nbytes}
+    return _measured(method, codec, stats, source, output, nbytes, nbytes, seconds,
+                     video=stats.get("video"))
+
+
+def _measured(method: Method, codec, stats: dict, source, path, nbytes: int, added: int,
+              seconds: float, video: int | None = None) -> EncodeResult:
+    """The result of an encode, its quality measured on frames the real decoder gives from the
+    written file (``video``: which video of a library)."""
+    info = codec.video
+    if method.streamed:  # stream both: a long clip is never held whole
+        with ContainerReader(path) as reader:
+            decoded = registry.read(reader)
+        q = quality_stream(source.frames(), decoded.render())
+    else:
+        q = quality(source.frames, decode_video(path, video=video))
+    params = result_params(codec, stats)
+    t, w, h = info.frames, info.width, info.height
+    return EncodeResult(os.fspath(path), t, w, h, params, added, 8 * added / (t * w * h),
+                        q.psnr, q.ssim, q.ssim_kind, seconds, stats)
+
+
+def append_video(library, input, *, start: int = 0, max_frames: int | None = None,
+                 crop=None, resize=None, output=None, options: Any = None, seed: int = 0,
+                 threads: int | None = None, report: Report | None = None,
+                 checkpoint_every: float | None = None, resume: bool = False
+                 ) -> EncodeResult:
+    """Fit one more video into a library file (a method with ``library``), appending its
+    sections (atomically; earlier bytes unchanged; to ``output`` when given). ``bytes``/``bpp``
+    of the result are what the append added; ``train["library_bytes"]`` is the whole file."""
+    if output is not None:
+        check_output_path(output, input)
+    with ContainerReader(library) as reader:
+        entry = registry.by_id(reader.codec_id)
+        method = registry.method(entry.name) if entry.kind == "video" else None
+        if method is None or not method.library:
+            raise InputError(f"{library}: not a library file (it holds a {entry.name} file)")
+        lib = method.codec.from_container(reader)
+    opts = options_of(method, options)
+    geometry = Geometry(crop=crop, resize=resize)
+    check_input_fits(method, opts, input, start, max_frames, geometry)
+
+    def key() -> dict[str, Any]:
+        return {"command": "append", "library": file_identity(library),
+                "input": file_identity(input), "start": start, "max_frames": max_frames,
+                "crop": crop, "resize": resize, "options": method.key_options(opts),
+                "seed": seed}
+
+    with checkpointing(output or library, checkpoint_every, resume, key):
+        clip = read_video(input, start=start, max_frames=max_frames, geometry=geometry)
+        t0 = time.perf_counter()
+        ctx = start_fit(method, seed=seed, device="cpu", threads=threads, report=report)
+        codec, sections, stats = method.append(lib, clip, opts, ctx)
+        before = os.path.getsize(library)
+        nbytes = append_sections(library, sections, output)
+        seconds = time.perf_counter() - t0
+        stats = {**stats, "library_bytes": nbytes}
+        return _measured(method, codec, stats, clip, output or library, nbytes,
+                         nbytes - before, seconds, video=stats["video"])

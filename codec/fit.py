@@ -1,0 +1,200 @@
+"""The one fit loop every model trains with: a budget in steps or seconds, a learning-rate
+schedule, named phases, progress reports and checkpoints.
+
+A model describes one optimisation step (:class:`Trainer`); :func:`run` does the rest::
+
+    budget = Budget(steps=800)                      # or Budget(seconds=60.0)
+    stats = run(trainer, budget, optim=optim, schedule=cosine(0.05),
+                phases=(Phase("ste", 0.9),), report=report, tag="sdf")
+
+Per step: the progress (steps done / steps, or seconds / budget) is computed, the loop stops
+when it reaches 1 (after at least ``min_steps`` steps), each optimizer group's learning rate is
+set to ``schedule(base, progress)`` (times the trainer's ``lr_scale``), the phase whose start
+the progress has reached is named, and the trainer takes one step. With an active checkpoint
+(``codec.checkpoint``) the trainer's state is offered at its safe points and restored at the
+start.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from codec import checkpoint
+
+Report = Callable[[float, dict], None]  # (fraction done in [0, 1], stats)
+Schedule = Callable[[float, float], float]  # (base learning rate, progress) -> learning rate
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How long to train: ``steps`` optimisation steps, or ``seconds`` of wall time."""
+
+    steps: int | None = None
+    seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if (self.steps is None) == (self.seconds is None):
+            raise ValueError("a budget is a number of steps or of seconds")
+
+    @classmethod
+    def of(cls, steps: int, seconds: float | None) -> Budget:
+        """``seconds`` when given (a ``--time-budget``), else ``steps``."""
+        return cls(seconds=seconds) if seconds is not None else cls(steps=steps)
+
+    def progress(self, step: int, elapsed: float) -> float:
+        if self.seconds is not None:
+            return elapsed / self.seconds
+        return step / self.steps if self.steps else 1.0
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A named part of training that begins once the progress reaches ``start``."""
+
+    name: str
+    start: float
+
+
+@dataclass
+class Step:
+    """What the loop tells the trainer before a step."""
+
+    step: int  # index of this step (steps taken before it)
+    progress: float  # in [0, 1] (1 only for steps forced by ``min_steps``)
+    phase: str  # name of the phase the progress is in ("train" before any)
+    report: bool = False  # whether this step's statistics will be reported
+
+
+# -- schedules: each computes its learning rate exactly as the recipe it came from ------------
+def warmup_cosine(warmup: float) -> Schedule:
+    """Linear warm-up from 0.1 x base over the first ``warmup`` fraction, then cosine to 0
+    (HNeRV's recipe)."""
+
+    def lr(base: float, progress: float) -> float:
+        if progress < warmup:
+            return base * (0.1 + 0.9 * progress / warmup)
+        t = (progress - warmup) / max(1e-12, 1 - warmup)
+        return base * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+
+    return lr
+
+
+def cosine(floor: float) -> Schedule:
+    """Cosine decay from base to ``floor`` x base."""
+
+    def lr(base: float, progress: float) -> float:
+        decay = 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+        return base * (floor + (1 - floor) * decay)
+
+    return lr
+
+
+def step_decay(milestones: Sequence[float], factor: float) -> Schedule:
+    """base, times ``factor`` from each milestone (a fraction of the run) on."""
+
+    def lr(base: float, progress: float) -> float:
+        for m in milestones:
+            base = base * (factor if progress >= m else 1.0)
+        return base
+
+    return lr
+
+
+class Trainer:
+    """One model's optimisation step and the state a checkpoint keeps. Subclasses override
+    :meth:`step`; the rest have defaults."""
+
+    safe_every: int = 1
+    """Steps between the points where a checkpoint may be taken (see :meth:`safe_point`)."""
+
+    def step(self, at: Step) -> dict[str, Any] | None:
+        """One optimisation step; returns statistics for the progress report (or None)."""
+        raise NotImplementedError
+
+    def lr_scale(self) -> float:
+        """Multiplies the schedule's learning rate (e.g. after a divergence was undone)."""
+        return 1.0
+
+    def after_step(self, at: Step) -> bool:
+        """Called after each step; True ends training early."""
+        return False
+
+    def safe_point(self, at: Step) -> bool:
+        """Whether a checkpoint may be taken after this step: every ``safe_every`` steps by
+        default (an epoch's end, say)."""
+        return (at.step + 1) % self.safe_every == 0
+
+    def state(self) -> dict[str, Any]:
+        """Tensors and plain values that :meth:`load` puts back (the optimizer is saved by
+        the loop)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be checkpointed")
+
+    def load(self, state: dict[str, Any]) -> None:
+        raise NotImplementedError(f"{type(self).__name__} cannot be checkpointed")
+
+
+@dataclass
+class Result:
+    steps: int
+    seconds: float
+    stopped: bool  # ended by ``after_step`` before the budget was spent
+    last: dict[str, Any]  # the last reported statistics
+
+    def stats(self) -> dict[str, Any]:
+        return {**self.last, "steps": self.steps, "seconds": self.seconds}
+
+
+def run(trainer: Trainer, budget: Budget, *, optim=None, schedule: Schedule | None = None,
+        phases: Sequence[Phase] = (), report: Report | None = None, report_every: int = 1,
+        tag: str | None = None, min_steps: int = 1) -> Result:
+    """Train ``trainer`` until ``budget`` is spent (at least ``min_steps`` steps). ``optim``'s
+    groups get ``schedule(base, progress)`` before every step, ``base`` being each group's
+    learning rate when the loop starts. Reports go out after step 1 and every
+    ``report_every`` steps. ``tag`` names the run in a checkpoint (None: not checkpointed)."""
+    base = [g["lr"] for g in optim.param_groups] if optim is not None else []
+    start = time.perf_counter()
+    step, last = 0, {}
+    ckpt = checkpoint.active() if tag is not None else None
+    saved = ckpt.restore(tag) if ckpt else None
+    if saved is not None:
+        trainer.load(saved["trainer"])
+        if optim is not None:
+            optim.load_state_dict(saved["optim"])
+        step, last = saved["step"], saved["last"]
+        start -= saved["seconds"]
+
+    def state() -> dict[str, Any]:
+        return {"trainer": trainer.state(), "step": step, "last": last,
+                "optim": optim.state_dict() if optim is not None else None,
+                "seconds": time.perf_counter() - start}
+
+    ordered = sorted(phases, key=lambda p: p.start)
+    while True:
+        progress = budget.progress(step, time.perf_counter() - start)
+        if progress >= 1.0 and step >= min_steps:
+            return Result(step, time.perf_counter() - start, False, last)
+        progress = min(progress, 1.0)
+        if optim is not None and schedule is not None:
+            scale = trainer.lr_scale()
+            for group, lr in zip(optim.param_groups, base, strict=True):
+                group["lr"] = schedule(lr, progress) * scale
+        phase = "train"
+        for p in ordered:
+            if progress >= p.start:
+                phase = p.name
+        at = Step(step, progress, phase,
+                  report is not None and (step == 0 or (step + 1) % report_every == 0))
+        stats = trainer.step(at)
+        step += 1
+        if stats is not None:
+            last = stats
+            if at.report:
+                report(min(budget.progress(step, time.perf_counter() - start), 1.0), stats)
+        if trainer.after_step(at):
+            return Result(step, time.perf_counter() - start, True, last)
+        if ckpt is not None and trainer.safe_point(at):
+            ckpt.offer(tag, state)

@@ -1,0 +1,56 @@
+"""The ``hashgrid`` method: its options (the command-line flags) and how an encode plans and
+fits it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from codec.method import FitContext, Method
+from codec.options import check_bits, check_budget, parse_count
+from codec.registry import register_method
+from codec.video.hashgrid.codec import HashGridCodec
+from codec.video.hashgrid.fit import fit_field
+from codec.video.hashgrid.network import HashGridVideoConfig, plan_config
+
+
+@dataclass(frozen=True)
+class HashGridOptions:
+    size: str = "0.1M"
+    """parameter budget (hash table + MLP), e.g. 0.1M, 50k"""
+    epochs: float = 20.0
+    """passes over all pixels"""
+    time_budget: float | None = None
+    """train for this long (seconds) instead of a number of epochs"""
+    bits: int = 6
+    """bit depth of the widest grid level, the others share its step"""
+
+    def __post_init__(self) -> None:
+        parse_count(self.size)
+        if not (math.isfinite(self.epochs) and self.epochs > 0):
+            raise ValueError("--epochs must be a positive number")
+        check_budget(self.time_budget)
+        check_bits(self.bits)
+
+
+@register_method
+class HashGridMethod(Method):
+    name = "hashgrid"
+    kind = "video"
+    codec = HashGridCodec
+    Options = HashGridOptions
+    summary = "Instant-NGP-style field, fast to encode"
+    tiny = {"size": "8k", "epochs": 2.0}
+    held_copies = 3
+    work_per_pixel = 1500
+
+    def plan(self, shape: tuple[int, ...], options: HashGridOptions) -> HashGridVideoConfig:
+        _, height, width = shape
+        return plan_config(width, height, parse_count(options.size))
+
+    def fit(self, source: Any, config: HashGridVideoConfig, options: HashGridOptions,
+            ctx: FitContext) -> tuple[HashGridCodec, dict]:
+        return fit_field(source.frames, source.fps, config, epochs=options.epochs,
+                         time_budget=options.time_budget, bits=options.bits, seed=ctx.seed,
+                         device=ctx.device, report=ctx.report)

@@ -1,0 +1,70 @@
+"""The ``hnerv`` method (the default video model): its options (the command-line flags) and
+how an encode plans and fits it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from codec.method import FitContext, Method
+from codec.options import check_bits, check_budget, parse_count, whole
+from codec.registry import register_method
+from codec.video.hnerv.codec import HNeRVCodec
+from codec.video.hnerv.fit import fit_clip
+from codec.video.hnerv.network import HNeRVConfig, plan_strides, solve_channels
+
+
+@dataclass(frozen=True)
+class HNeRVOptions:
+    size: str = "0.1M"
+    """parameter budget (decoder + embeddings), e.g. 0.1M, 50k"""
+    epochs: float = 300
+    """training epochs"""
+    time_budget: float | None = None
+    """train for this long (seconds) instead of a number of epochs"""
+    bits: int = 8
+    """weight bit depth"""
+    embed_bits: int = 6
+    """embedding bit depth"""
+    qat_epochs: int = 0
+    """quantization-aware fine-tuning epochs after training"""
+    loss: Literal["l2", "l1+ssim"] = "l2"
+    """training loss"""
+
+    def __post_init__(self) -> None:
+        parse_count(self.size)
+        check_bits(self.bits)
+        if not math.isfinite(self.epochs):
+            raise ValueError("--epochs must be a whole number for hnerv")
+        if whole(self.epochs, "--epochs", "hnerv") < 1:
+            raise ValueError("--epochs must be at least 1")
+        check_budget(self.time_budget)
+        if self.loss not in ("l2", "l1+ssim"):
+            raise ValueError("--loss must be l2 or l1+ssim")
+        if not (isinstance(self.qat_epochs, int) and self.qat_epochs >= 0):
+            raise ValueError("--qat-epochs must be a whole number >= 0")
+        check_bits(self.embed_bits, "--embed-bits")
+
+
+@register_method
+class HNeRVMethod(Method):
+    name = "hnerv"
+    kind = "video"
+    codec = HNeRVCodec
+    Options = HNeRVOptions
+    summary = "conv decoder + frame embeddings"
+    default = True
+    tiny = {"size": "3k", "epochs": 3.0}
+    held_copies = 3
+    work_per_pixel = 6000
+
+    def plan(self, shape: tuple[int, ...], options: HNeRVOptions) -> HNeRVConfig:
+        frames, height, width = shape
+        target = parse_count(options.size)
+        strides, embed_hw = plan_strides(width, height, target)
+        return solve_channels(HNeRVConfig(strides=strides, embed_hw=embed_hw), frames, target)
+
+    def fit(self, source: Any, config: HNeRVConfig, options: HNeRVOptions,
+            ctx: FitContext) -> tuple[HNeRVCodec, dict]:
+        return fit_clip(source.frames, source.fps, config, options, ctx)

@@ -1,0 +1,9 @@
+"""GridPull (``recon.gridpull.fit``): a dense distance grid fitted directly to the points; its
+codec stores the grid truncated and quantized. Importing the package registers both."""
+
+from recon.gridpull.codec import GridCodecConfig, GridPullCodec
+from recon.gridpull.fit import RECIPE, Recipe, fit_grid, signed_init, stencil
+from recon.gridpull.method import GridPullMethod, GridPullOptions
+
+__all__ = ["RECIPE", "GridCodecConfig", "GridPullCodec", "GridPullMethod", "GridPullOptions",
+           "Recipe", "fit_grid", "signed_init", "stencil"]
