@@ -94,21 +94,27 @@ class Checkpoint:
 
 @contextlib.contextmanager
 def _no_interrupts() -> Iterator[None]:
-    """Hold SIGINT back while a checkpoint is written: a Ctrl-C inside ``torch.save`` breaks
-    its zip writer, which then raises its own error in place of the interrupt. The held
-    signal arrives when the block ends, as a KeyboardInterrupt at a clean point."""
+    """Hold Ctrl-C back while a checkpoint is written: an interrupt inside ``torch.save``
+    breaks its zip writer, which then raises its own error in place of the interrupt. A SIGINT
+    that arrives meanwhile is recorded and handed to the previous handler (a
+    KeyboardInterrupt, normally) when the block ends. Python runs signal handlers in the main
+    thread whichever thread the signal reached, so this holds with torch's worker threads."""
     import signal
     import threading
 
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not (
-            threading.main_thread()):
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    caught: list[int] = []
+    old = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        signal.signal(signal.SIGINT, old)
+    if caught and callable(old):
+        old(signal.SIGINT, None)
+    elif caught and old == signal.SIG_DFL:
+        raise KeyboardInterrupt
 
 
 @contextlib.contextmanager

@@ -22,6 +22,7 @@ from codec.memory import check_encode
 from codec.method import FitContext, Method, Report
 from codec.metrics import quality, quality_stream
 from codec.runtime import resolve_device, seed_everything
+from codec.tensorpack import section_split
 from codec.video.io import Geometry, probe, read_video
 from codec.video.source import ArraySource, FileSource
 
@@ -42,10 +43,12 @@ class EncodeResult:
     ssim_kind: str
     encode_seconds: float
     train: dict[str, Any] = field(default_factory=dict)
+    sections: list[dict[str, Any]] = field(default_factory=list)
+    """Bytes of each section of the file (and values and bits per value of tensors)."""
 
     def to_dict(self) -> dict[str, Any]:
         keys = ("frames", "width", "height", "params", "bytes", "bpp", "psnr", "ms_ssim",
-                "ssim_kind", "encode_seconds")
+                "ssim_kind", "encode_seconds", "sections")
         return {k: getattr(self, k) for k in keys} | {"output": self.path}
 
 
@@ -200,16 +203,18 @@ def _measured(method: Method, codec, stats: dict, source, path, nbytes: int, add
     """The result of an encode, its quality measured on frames the real decoder gives from the
     written file (``video``: which video of a library)."""
     info = codec.video
-    if method.streamed:  # stream both: a long clip is never held whole
-        with ContainerReader(path) as reader:
+    with ContainerReader(path) as reader:
+        split = section_split(reader)
+        if method.streamed:  # stream both: a long clip is never held whole
             decoded = registry.read(reader)
+    if method.streamed:
         q = quality_stream(source.frames(), decoded.render())
     else:
         q = quality(source.frames, decode_video(path, video=video))
     params = result_params(codec, stats)
     t, w, h = info.frames, info.width, info.height
     return EncodeResult(os.fspath(path), t, w, h, params, added, 8 * added / (t * w * h),
-                        q.psnr, q.ssim, q.ssim_kind, seconds, stats)
+                        q.psnr, q.ssim, q.ssim_kind, seconds, stats, split)
 
 
 def append_video(library, input, *, start: int = 0, max_frames: int | None = None,

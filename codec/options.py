@@ -105,6 +105,12 @@ def check_budget(time_budget: float | None) -> None:
         raise ValueError("--time-budget must be a positive number of seconds")
 
 
+def check_lmbda(value: float) -> None:
+    """A rate weight (``--lmbda``): a finite number >= 0."""
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError("--lmbda must be a finite number >= 0")
+
+
 def whole(value: float, flag: str, owner: str) -> int:
     """``value`` as an int, or a ValueError when it has a fraction."""
     if value != int(value):

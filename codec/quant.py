@@ -96,6 +96,27 @@ def quantize(x: np.ndarray, bits: int, axis: int | None = None) -> QuantizedTens
     return QuantizedTensor(q - zp, bits, axis, minimum, scale)
 
 
+def quantize_step(x: np.ndarray, step: float) -> QuantizedTensor:
+    """Quantization on a given ``step`` (one learned by rate–distortion training): the symbols
+    are ``round(x / step)``, the integers training priced, stored with the fewest bits that
+    hold their range. ValueError when that range needs more than 16 bits."""
+    x = np.asarray(x, dtype=np.float32)
+    if not np.all(np.isfinite(x)):
+        raise ValueError("cannot quantize a tensor with NaN or infinite values")
+    scale = np.array([step], np.float32)
+    if not (np.isfinite(scale[0]) and scale[0] > 0):
+        raise ValueError(f"quantization step must be a positive number, got {step}")
+    k = np.rint(x.astype(np.float64) / float(scale[0]))
+    lo, hi = (float(k.min()), float(k.max())) if k.size else (0.0, 0.0)
+    bits = max(MIN_BITS, int(np.ceil(np.log2(hi - lo + 1))))
+    if bits > MAX_BITS:
+        raise ValueError(f"a step of {step:.3g} spans {hi - lo + 1:.0f} levels, more than 16 bits")
+    minimum = np.array([lo * float(scale[0])], np.float32)
+    levels = (k - lo).astype(np.int64)
+    return QuantizedTensor(levels - zero_point(minimum, scale, bits)[0], bits, None, minimum,
+                           scale)
+
+
 MIN_CHANNEL_SIZE = 8  # per-channel parameters only for channels of at least this many values
 
 

@@ -90,7 +90,10 @@ def parse_epochs(text: str, models) -> dict[str, float]:
 
 
 def parse_models(text: str) -> dict[str, list[str]]:
-    """``"hnerv:0.05M,0.1M"`` -> {"hnerv": ["0.05M", "0.1M"]}; ``;`` separates codecs."""
+    """Each model's ladder of points, ``;`` between models: sizes (``"hnerv:0.05M,0.1M"``),
+    sizes with a rate weight (``"hnerv:0.1M@1e-3,0.2M@1e-3"``), or one size at several rate
+    weights (``"hnerv:0.1M@1e-3,3e-3,1e-2"``: after ``SIZE@λ``, a bare number is another λ
+    for that size). Point labels are ``SIZE`` or ``SIZE@λ``."""
     from codec.options import parse_count
 
     out: dict[str, list[str]] = {}
@@ -100,13 +103,46 @@ def parse_models(text: str) -> dict[str, list[str]]:
         if name not in videos:
             raise InputError(f"--models: {name!r} is not a video model (choose from "
                              f"{', '.join(videos)})")
-        ladder = [s.strip() for s in sizes.split(",") if s.strip()]
+        ladder, size = [], None
+        for entry in filter(None, (e.strip() for e in sizes.split(","))):
+            if "@" in entry:
+                size, _, lmbda = entry.partition("@")
+            elif size is not None and _is_rate(entry):
+                lmbda = entry
+            else:
+                size, lmbda = entry, None
+            parse_count(size)
+            if lmbda is not None:
+                _check_rate(name, lmbda)
+            ladder.append(size if lmbda is None else f"{size}@{float(lmbda):g}")
         if not ladder:
             raise InputError(f"--models: give sizes for {name}, e.g. {name}:0.05M,0.1M")
-        for s in ladder:
-            parse_count(s)
         out[name] = ladder
     return out
+
+
+def _is_rate(text: str) -> bool:
+    try:
+        return float(text) < 1_000  # sizes start at 1k
+    except ValueError:
+        return False
+
+
+def _check_rate(model: str, text: str) -> None:
+    if "lmbda" not in {s.name for s in specs(registry.method(model).Options)}:
+        raise InputError(f"--models: {model} has no rate weight (--lmbda); give sizes only")
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(f"--models: {text!r} is not a rate weight (a number)") from None
+    if not (value >= 0 and value != float("inf")):
+        raise InputError(f"--models: the rate weight {text!r} must be a number >= 0")
+
+
+def point_options(model: str, label: str) -> dict[str, Any]:
+    """The encode options of a point's label (``SIZE`` or ``SIZE@λ``)."""
+    size, _, lmbda = label.partition("@")
+    return {"size": size} | ({"lmbda": float(lmbda)} if lmbda else {})
 
 
 def sweep(spec: SweepSpec, out_dir: str | os.PathLike, *, quiet: bool = True) -> list[RdPoint]:
@@ -219,19 +255,19 @@ def _anchor_point(clip, anchor: str, label: str) -> RdPoint:
     )
 
 
-def _inr_point(spec: SweepSpec, clip, model: str, size: str, out: Path) -> RdPoint:
+def _inr_point(spec: SweepSpec, clip, model: str, label: str, out: Path) -> RdPoint:
     from codec.api import decode_video, encode_clip
 
-    path = out / f"{model}-{size}.nirc"
+    path = out / f"{model}-{label}.nirc"
     result = encode_clip(
-        clip, path, model=model, size=size, seed=spec.seed,
+        clip, path, model=model, seed=spec.seed, **point_options(model, label),
         **{budget_field(model): spec.epochs_of(model)}
     )
     t0 = time.perf_counter()
     decoded = decode_video(path)
     dec = time.perf_counter() - t0
     return _measure(
-        model, size, clip.frames, decoded, path.stat().st_size, result.encode_seconds, dec
+        model, label, clip.frames, decoded, path.stat().st_size, result.encode_seconds, dec
     )
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from codec import entropy
 from codec.binio import ByteReader, write_str, write_uvarint
+from codec.container.format import SectionKind
 from codec.errors import ContainerError
 from codec.quant import MAX_BITS, MIN_BITS, QuantizedTensor
 
@@ -114,4 +115,19 @@ def unpack_tensors(payload: bytes) -> dict[str, QuantizedTensor]:
         if size and (levels.min() < 0 or levels.max() > (1 << bits) - 1):
             raise ContainerError(f"tensor {name!r}: symbols outside the {bits}-bit range")
         out[name] = q
+    return out
+
+
+def section_split(reader) -> list[dict]:
+    """Each section of an open container (``ContainerReader``): name, kind, bytes in the file
+    and, for tensors sections, the values stored and bits per stored value (section bytes,
+    tables and quantization parameters included, x 8 / values)."""
+    out = []
+    for s in reader.sections:
+        row = {"name": s.name, "kind": s.kind_name, "bytes": s.frame_bytes}
+        if s.kind == SectionKind.TENSORS:
+            values = sum(q.symbols.size for q in unpack_tensors(reader.read(s.name)).values())
+            row["values"] = int(values)
+            row["bits_per_value"] = 8 * s.frame_bytes / values if values else None
+        out.append(row)
     return out

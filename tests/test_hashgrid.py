@@ -165,3 +165,22 @@ def test_reports_every_ten_steps_and_resumes_to_the_same_bytes(tiny_clip, tmp_pa
                        resume=True, **opts)
     assert out.read_bytes() == (tmp_path / "ref.nirc").read_bytes()
     assert resumed[0] == 60 / 128 and not (tmp_path / "out.nirc.ckpt").exists()
+
+
+def test_rate_distortion_training_trades_bytes_for_quality(tiny_clip, tmp_path):
+    """--lmbda prices the grid: a larger λ writes a smaller file, and the grid levels are
+    stored on their learned steps (one step per level, symbols = the rounded latents)."""
+    from codec.tensorpack import unpack_tensors
+
+    results = {}
+    for lmbda in (1e-2, 1.0):
+        out = tmp_path / f"rd{lmbda}.nirc"
+        results[lmbda] = codec.encode_video(tiny_clip, out, model="hashgrid", size="8k",
+                                            epochs=4, lmbda=lmbda, seed=1, device="cpu")
+        assert results[lmbda].bytes == out.stat().st_size
+    assert results[1.0].bytes < results[1e-2].bytes
+    grid_sections = [s for s in results[1.0].sections if s["name"] == "grid"]
+    assert grid_sections and grid_sections[0]["bits_per_value"] > 0
+    with ContainerReader(tmp_path / "rd1.0.nirc") as r:
+        levels = unpack_tensors(r.read("grid"))
+    assert all(q.axis is None and q.scale.size == 1 for q in levels.values())

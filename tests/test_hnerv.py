@@ -108,6 +108,8 @@ def test_lr_schedule():
     ({"qat_epochs": -1}, "--qat-epochs"),
     ({"loss": "l3"}, "--loss"),
     ({"time_budget": 0.0}, "--time-budget"),
+    ({"lmbda": -1e-3}, "--lmbda must be a finite number >= 0"),
+    ({"lmbda": 1e-3, "qat_epochs": 2}, "--qat-epochs applies without --lmbda"),
 ])
 def test_bad_options_name_their_flag(values, message):
     with pytest.raises(InputError, match=message):
@@ -125,3 +127,24 @@ def test_qat_and_time_budget(tiny_clip, tmp_path):
         tiny_clip, tmp_path / "q.nirc", size="8k", time_budget=2.0, qat_epochs=2, device="cpu"
     )
     assert r.encode_seconds < 30 and r.psnr > 10
+
+
+def test_rate_distortion_training_trades_bytes_for_quality(tiny_clip, tmp_path):
+    """--lmbda prices the stored numbers: a larger λ writes a smaller file, whose symbols are
+    the integers training rounded (learned steps), and quality is measured on the file."""
+    from codec.container import ContainerReader
+    from codec.tensorpack import unpack_tensors
+
+    results = {}
+    for lmbda in (1e-3, 3e-2):
+        out = tmp_path / f"rd{lmbda}.nirc"
+        results[lmbda] = codec.encode_video(tiny_clip, out, size="6k", epochs=30, lmbda=lmbda,
+                                            seed=2, device="cpu")
+        assert results[lmbda].bytes == out.stat().st_size
+    small, large = results[1e-3], results[3e-2]
+    assert large.bytes < small.bytes
+    assert min(large.psnr, small.psnr) > 10  # measured on the files' frames
+    with ContainerReader(tmp_path / "rd0.001.nirc") as r:
+        decoder = unpack_tensors(r.read("decoder"))
+    # one learned step per tensor (no per-channel parameters), symbols centred on zero
+    assert all(q.axis is None and q.scale.size == 1 for q in decoder.values())

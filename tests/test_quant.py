@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
 
-from codec.quant import dequantize, fake_quantize, quantize, quantize_best
+from codec.quant import dequantize, fake_quantize, quantize, quantize_best, quantize_step
 
 
 def _step(q, ndim):
@@ -129,3 +129,21 @@ def test_tiny_maximum_next_to_large_minimum():
     for bits in (2, 8):
         q = quantize(x, bits)
         _check_bound(x, q)
+
+
+@given(st.floats(1e-3, 1.0), st.integers(0, 2**32 - 1))
+def test_quantize_step_stores_the_rounded_latents(step, seed):
+    x = np.random.default_rng(seed).normal(0, 0.5, (16, 9)).astype(np.float32)
+    q = quantize_step(x, step)
+    s = np.float32(step)
+    assert np.array_equal(q.symbols, np.rint(x.astype(np.float64) / float(s)))
+    assert np.abs(q.dequantize() - x).max() <= float(s) / 2 * (1 + 1e-5)
+    span = q.symbols.max() - q.symbols.min() + 1
+    assert 2 ** (q.bits - 1) < max(span, 3) <= 2**q.bits  # the fewest bits that hold it
+
+
+def test_quantize_step_refuses_too_fine_steps():
+    with pytest.raises(ValueError, match="more than 16 bits"):
+        quantize_step(np.array([-1.0, 1.0], np.float32), 1e-6)
+    with pytest.raises(ValueError):
+        quantize_step(np.array([1.0], np.float32), 0.0)

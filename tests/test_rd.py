@@ -2,6 +2,7 @@ import json
 
 import imageio.v3 as iio
 import numpy as np
+import pytest
 
 from codec import registry
 from tests.conftest import run_cli
@@ -95,3 +96,19 @@ def test_every_anchor_encodes_and_decodes(capfd):
         p = encode_anchor(frames, name, 40)
         assert p.bytes > 0 and p.frames.shape == frames.shape
     assert "Svt[info]" not in capfd.readouterr().err
+
+
+def test_model_ladders_with_rate_weights():
+    from codec.errors import InputError
+    from codec.options import specs
+    from codec.rd import parse_models, point_options
+
+    rated = next(m.name for m in registry.methods("video")
+                 if "lmbda" in {s.name for s in specs(m.Options)})
+    ladder = parse_models(f"{rated}:0.1M@1e-3,3e-3,0.2M,0.3M@0")[rated]
+    assert ladder == ["0.1M@0.001", "0.1M@0.003", "0.2M", "0.3M@0"]
+    assert point_options(rated, "0.1M@0.003") == {"size": "0.1M", "lmbda": 0.003}
+    assert point_options(rated, "0.2M") == {"size": "0.2M"}
+    for bad in (f"{rated}:0.1M@x", f"{rated}:0.1M@-1", f"{rated}:5@1e-3"):
+        with pytest.raises(InputError):
+            parse_models(bad)

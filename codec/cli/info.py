@@ -9,6 +9,7 @@ from typing import Any
 from codec.cli.common import common_parent, emit_json, human_bytes
 from codec.container import ContainerReader, codec_name
 from codec.errors import ContainerError
+from codec.tensorpack import section_split
 
 
 def add_parser(sub) -> None:
@@ -25,16 +26,15 @@ def add_parser(sub) -> None:
 def describe(path: str) -> dict[str, Any]:
     with ContainerReader(path) as r:
         r.verify()
+        split = section_split(r)
         sections = [
             {
-                "name": s.name,
-                "kind": s.kind_name,
+                **row,
                 "kind_id": s.kind,
                 "offset": s.offset,
-                "bytes": s.frame_bytes,
                 "payload_bytes": s.length,
             }
-            for s in r.sections
+            for s, row in zip(r.sections, split, strict=True)
         ]
         out: dict[str, Any] = {
             "file": path,
@@ -94,9 +94,11 @@ def run(args: argparse.Namespace) -> int:
         )
     print("header: " + json.dumps(info["header"], sort_keys=True))
     width = max([len(s["name"]) for s in info["sections"]] + [7])
-    print(f"{'section':<{width}}  {'kind':<10} {'bytes':>12}")
+    print(f"{'section':<{width}}  {'kind':<10} {'bytes':>12} {'values':>10} {'bits/value':>10}")
     for s in info["sections"]:
-        print(f"{s['name']:<{width}}  {s['kind']:<10} {s['bytes']:>12,}")
+        per = (f"{s['values']:>10,} {s['bits_per_value']:>10.2f}" if s.get("bits_per_value")
+               else "")
+        print(f"{s['name']:<{width}}  {s['kind']:<10} {s['bytes']:>12,} {per}")
     if "videos" in info:
         print("videos (bytes: each video's own sections):")
         print(f"  {'video':>5}  {'frames':>6}  {'size':>9} {'bytes':>10} {'bpp':>8} "

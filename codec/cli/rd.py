@@ -30,7 +30,8 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--models",
         default=ladder,
-        help=f"model:size,size;model:... (default {ladder}; models: "
+        help=f"model:size,size;model:... or, for models with --lmbda, model:SIZE@λ,λ,... (one "
+        f"size at several rate weights; default {ladder}; models: "
         f"{', '.join(m.name for m in registry.methods('video'))})",
     )
     p.add_argument(

@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from codec.fields.pack import fake_quantize_levels
+from codec.fields.pack import fake_quantize_levels, quantize_field
 from codec.fit import Budget, Phase, Report, Step, Trainer, cosine, run
 from codec.video.hashgrid.codec import HashGridCodec
 from codec.video.hashgrid.network import HashGridVideoConfig, VideoField, pixel_coords
+from codec.video.hashgrid.rate import GridRate
 from codec.video.meta import VideoInfo
 
 
@@ -30,6 +31,8 @@ class Recipe:
     """Adam, β = (0.9, 0.99), ε = 1e-15 (Instant-NGP's); cosine decay to 3 %."""
     qat_fraction: float = 0.1
     """Last fraction of training run with straight-through quantization of the grid."""
+    rate_lr: float = 1e-2
+    """Rate–distortion training: Adam learning rate of the steps and densities."""
 
 
 RECIPE = Recipe()
@@ -43,9 +46,11 @@ class FieldTrainer(Trainer):
     safe_every = SAFE_EVERY
 
     def __init__(self, field: VideoField, optim: torch.optim.Optimizer, target: torch.Tensor,
-                 video: VideoInfo, batch: int, bits: int, gen: torch.Generator) -> None:
+                 video: VideoInfo, batch: int, bits: int, gen: torch.Generator,
+                 rate: GridRate | None = None, lmbda: float = 0.0) -> None:
         self.field, self.optim, self.target, self.video = field, optim, target, video
         self.batch, self.bits, self.gen = batch, bits, gen
+        self.rate, self.lmbda = rate, lmbda
         self.n_pix = target.shape[0]
         self.loss_sum, self.loss_n = 0.0, 0  # since the last report
 
@@ -54,11 +59,16 @@ class FieldTrainer(Trainer):
         idx = torch.randint(0, self.n_pix, (self.batch,), generator=self.gen)
         idx = idx.to(self.target.device)
         coords = pixel_coords(idx, self.video, field.config.time_scale)
-        grid_params = field.grid.params
-        if at.phase == "qat":
+        grid_params, bpp = field.grid.params, None
+        if self.rate is not None:  # priced: noise, then straight-through on learned steps
+            grid_params, bpp = self.rate(field, "ste" if at.phase == "qat" else "noise",
+                                         self.gen)
+        elif at.phase == "qat":
             grid_params = fake_quantize_levels(grid_params, field.grid.config, self.bits)
         pred = field(coords, grid_params)
         loss = torch.nn.functional.mse_loss(pred, self.target[idx].float() / 255.0)
+        if bpp is not None:
+            loss = loss + self.rate.weight(self.lmbda, at.progress) * bpp
         self.optim.zero_grad(set_to_none=True)
         loss.backward()
         self.optim.step()
@@ -72,20 +82,25 @@ class FieldTrainer(Trainer):
 
     def state(self) -> dict[str, Any]:
         return {"field": self.field.state_dict(), "gen": self.gen.get_state(),
-                "loss_sum": self.loss_sum, "loss_n": self.loss_n}
+                "loss_sum": self.loss_sum, "loss_n": self.loss_n,
+                "rate": None if self.rate is None else self.rate.state_dict()}
 
     def load(self, state: dict[str, Any]) -> None:
         self.field.load_state_dict(state["field"])
         self.gen.set_state(state["gen"])
         self.loss_sum, self.loss_n = state["loss_sum"], state["loss_n"]
+        if self.rate is not None:
+            self.rate.load_state_dict(state["rate"])
 
 
 def fit_field(frames: np.ndarray, fps: Fraction, config: HashGridVideoConfig, *,
               epochs: float = 20.0, time_budget: float | None = None, bits: int = 6,
-              seed: int = 0, device: torch.device | str = "cpu", report: Report | None = None,
-              recipe: Recipe = RECIPE) -> tuple[HashGridCodec, dict[str, Any]]:
+              lmbda: float = 0.0, seed: int = 0, device: torch.device | str = "cpu",
+              report: Report | None = None, recipe: Recipe = RECIPE
+              ) -> tuple[HashGridCodec, dict[str, Any]]:
     """frames: (T, H, W, 3) uint8 → (codec, training statistics). Trains for ``epochs``
-    passes over all pixels, or ``time_budget`` seconds when given."""
+    passes over all pixels, or ``time_budget`` seconds when given; ``lmbda`` > 0 adds the
+    grid's estimated rate to the loss (``codec.video.hashgrid.rate``)."""
     t, h, w, _ = frames.shape
     video = VideoInfo(w, h, t, fps)
     n_pix = t * h * w
@@ -93,17 +108,22 @@ def fit_field(frames: np.ndarray, fps: Fraction, config: HashGridVideoConfig, *,
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     field = VideoField(config).to(device)
-    optim = torch.optim.Adam(
-        [{"params": [field.grid.params]}, {"params": [field.mlp.params], "weight_decay": 1e-6}],
-        lr=recipe.lr, betas=(0.9, 0.99), eps=1e-15,
-    )
+    rate = GridRate(field, bits, n_pix).to(device) if lmbda else None
+    groups = [{"params": [field.grid.params]},
+              {"params": [field.mlp.params], "weight_decay": 1e-6}]
+    if rate is not None:
+        groups += rate.parameter_groups(recipe.rate_lr)
+    optim = torch.optim.Adam(groups, lr=recipe.lr, betas=(0.9, 0.99), eps=1e-15)
     # small clips: smaller batches, so a pass over the pixels is still several steps
     batch = max(256, min(recipe.batch, n_pix // 16))
     budget = Budget.of(max(1, math.ceil(epochs * n_pix / batch)), time_budget)
-    trainer = FieldTrainer(field, optim, target, video, batch, bits, gen)
+    trainer = FieldTrainer(field, optim, target, video, batch, bits, gen, rate, lmbda)
     result = run(trainer, budget, optim=optim, schedule=cosine(0.03),
                  phases=(Phase("qat", 1.0 - recipe.qat_fraction),), report=report,
                  report_every=REPORT_EVERY, tag="hashgrid")
     stats = {"steps": result.steps, "train_seconds": result.seconds,
              "epochs": result.steps * batch / n_pix, "batch": batch}
-    return HashGridCodec.from_field(field, video, bits), stats
+    if rate is None:
+        return HashGridCodec.from_field(field, video, bits), stats
+    _, mlp_q = quantize_field(field.grid, field.mlp, bits)  # the MLP as without λ
+    return HashGridCodec(config, video, rate.quantize(field), mlp_q), stats

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from codec.method import FitContext, Method
-from codec.options import check_bits, check_budget, parse_count
+from codec.options import check_bits, check_budget, check_lmbda, parse_count
 from codec.registry import register_method
 from codec.video.hashgrid.codec import HashGridCodec
 from codec.video.hashgrid.fit import fit_field
@@ -25,6 +25,10 @@ class HashGridOptions:
     """train for this long (seconds) instead of a number of epochs"""
     bits: int = 6
     """bit depth of the widest grid level, the others share its step"""
+    lmbda: float = 0.0
+    """rate weight: train for MSE + LMBDA x estimated bits per pixel of the grid, on a learned
+    step per level (--bits sets the first ones); 0 = quantize after training (larger =
+    smaller file)"""
 
     def __post_init__(self) -> None:
         parse_count(self.size)
@@ -32,6 +36,7 @@ class HashGridOptions:
             raise ValueError("--epochs must be a positive number")
         check_budget(self.time_budget)
         check_bits(self.bits)
+        check_lmbda(self.lmbda)
 
 
 @register_method
@@ -52,5 +57,6 @@ class HashGridMethod(Method):
     def fit(self, source: Any, config: HashGridVideoConfig, options: HashGridOptions,
             ctx: FitContext) -> tuple[HashGridCodec, dict]:
         return fit_field(source.frames, source.fps, config, epochs=options.epochs,
-                         time_budget=options.time_budget, bits=options.bits, seed=ctx.seed,
+                         time_budget=options.time_budget, bits=options.bits,
+                         lmbda=options.lmbda, seed=ctx.seed,
                          device=ctx.device, report=ctx.report)

@@ -15,13 +15,14 @@ import torch
 import torch.nn.functional as F
 
 from codec import checkpoint
-from codec.fit import Budget, Step, Trainer, run, warmup_cosine
+from codec.fit import Budget, Phase, Step, Trainer, run, warmup_cosine
 from codec.method import FitContext, Report
 from codec.options import whole
 from codec.quant import fake_quantize, quantize, quantize_best
 from codec.video.frames import frame_loss, pad_frames, to_float
 from codec.video.hnerv.codec import HNeRVCodec
 from codec.video.hnerv.network import HNeRV, HNeRVConfig
+from codec.video.hnerv.rate import HNeRVRate
 from codec.video.meta import VideoInfo
 
 
@@ -35,6 +36,10 @@ class Recipe:
     """Fraction of training spent warming the learning rate up from 0.1 x lr."""
     qat_lr: float = 0.1
     """Fine-tuning's learning rate, as a fraction of ``lr``."""
+    rate_lr: float = 1e-2
+    """Rate–distortion training: Adam learning rate of the steps and densities."""
+    ste_fraction: float = 0.1
+    """Rate–distortion training: last fraction run with straight-through rounding."""
 
 
 RECIPE = Recipe()
@@ -62,8 +67,11 @@ def fit_clip(frames: np.ndarray, fps, config: HNeRVConfig, options: Any, ctx: Fi
         else:
             left = options.time_budget - (time.perf_counter() - start)
             budget = Budget(seconds=max(left, 1e-3))
+        rate = (HNeRVRate(model, options.bits, options.embed_bits, t * h * w).to(ctx.device)
+                if options.lmbda else None)
         stats = train(model, x, (h, w), budget, options.loss, ctx.seed, recipe, ctx.report,
-                      stall_check=attempt + 1 < MAX_ATTEMPTS, tag=f"hnerv/{attempt}")
+                      stall_check=attempt + 1 < MAX_ATTEMPTS, tag=f"hnerv/{attempt}",
+                      rate=rate, lmbda=options.lmbda)
         if not stats.get("stalled"):
             break
     stats["attempts"] = attempt + 1
@@ -73,6 +81,10 @@ def fit_clip(frames: np.ndarray, fps, config: HNeRVConfig, options: Any, ctx: Fi
             model.embed(x[i : i + 8].float() / 255, torch.arange(i, min(i + 8, t)))
             for i in range(0, t, 8)
         ])
+    video = VideoInfo(w, h, t, fps, (out_w - w, out_h - h))
+    if rate is not None:  # the file stores what training priced, on the learned steps
+        decoder_q, embed_q = rate.quantize(model, embed)
+        return HNeRVCodec(config, video, decoder_q, embed_q), stats
     embed_q = quantize_best(embed.cpu().numpy(), options.embed_bits)
     axes = None
     if options.qat_epochs:
@@ -84,23 +96,28 @@ def fit_clip(frames: np.ndarray, fps, config: HNeRVConfig, options: Any, ctx: Fi
         w_np = p.detach().cpu().numpy()
         decoder_q[name] = (quantize(w_np, options.bits, axes[name]) if axes
                            else quantize_best(w_np, options.bits))
-    video = VideoInfo(w, h, t, fps, (out_w - w, out_h - h))
     return HNeRVCodec(config, video, decoder_q, embed_q), stats
 
 
 def train(model: HNeRV, frames: torch.Tensor, valid_hw: tuple[int, int], budget: Budget,
           loss: str, seed: int, recipe: Recipe = RECIPE, report: Report | None = None,
-          stall_check: bool = False, tag: str | None = None) -> dict:
+          stall_check: bool = False, tag: str | None = None, rate: HNeRVRate | None = None,
+          lmbda: float = 0.0) -> dict:
     """Train ``model`` on uint8 frames (T, 3, Hp, Wp) for ``budget``; the loss covers the
     top-left ``valid_hw`` region (the rest is padding). With ``stall_check`` it stops early
     (``stalled: True`` in the statistics) when the run has not left the mean-frame plateau by
-    the end of the warm-up. ``tag`` names the run in a checkpoint."""
-    optim = torch.optim.Adam(model.parameters(), lr=recipe.lr, betas=(0.9, 0.999))
+    the end of the warm-up. ``tag`` names the run in a checkpoint. With ``rate``, the loss adds
+    ``lmbda`` x the estimated bits per pixel of what the file will store."""
+    groups = [{"params": list(model.parameters()), "lr": recipe.lr}]
+    if rate is not None:
+        groups += rate.parameter_groups(recipe.rate_lr)
+    optim = torch.optim.Adam(groups, lr=recipe.lr, betas=(0.9, 0.999))
     trainer = FrameTrainer(model, optim, frames, valid_hw, loss, seed, recipe, budget,
-                           stall_check)
+                           stall_check, rate, lmbda)
     model.train()
+    phases = () if rate is None else (Phase("ste", 1.0 - recipe.ste_fraction),)
     result = run(trainer, budget, optim=optim, schedule=warmup_cosine(recipe.warmup),
-                 report=report, tag=tag)
+                 phases=phases, report=report, tag=tag)
     if not trainer.stalled:
         trainer.guard.restore_if_worse(trainer.epoch_loss / max(1, trainer.pos))
     stats = {**result.last, "steps": result.steps, "epochs": trainer.epoch,
@@ -115,7 +132,8 @@ class FrameTrainer(Trainer):
 
     def __init__(self, model: HNeRV, optim: torch.optim.Optimizer, frames: torch.Tensor,
                  valid_hw: tuple[int, int], loss: str, seed: int, recipe: Recipe,
-                 budget: Budget, stall_check: bool) -> None:
+                 budget: Budget, stall_check: bool, rate: HNeRVRate | None = None,
+                 lmbda: float = 0.0) -> None:
         self.model, self.optim, self.frames, self.valid_hw = model, optim, frames, valid_hw
         self.loss, self.recipe, self.budget, self.stall_check = loss, recipe, budget, stall_check
         self.gen = torch.Generator().manual_seed(seed)
@@ -128,6 +146,8 @@ class FrameTrainer(Trainer):
         self.first_loss: float | None = None  # the first epoch's mean loss
         self.stalled = False
         self.start = time.perf_counter()  # the clock of a time budget, for the stall check
+        self.rate, self.lmbda = rate, lmbda
+        self.noise = torch.Generator().manual_seed(seed + 2)  # quantization noise
 
     def step(self, at: Step) -> dict[str, Any] | None:
         if self.pos == 0:
@@ -136,8 +156,15 @@ class FrameTrainer(Trainer):
         b = self.recipe.batch
         index = self.order[self.pos * b : (self.pos + 1) * b]
         target = to_float(self.frames[index])
-        pred = self.model(target, index)[..., :h, :w]
-        loss = frame_loss(pred, target[..., :h, :w], self.loss)
+        if self.rate is None:
+            pred = self.model(target, index)[..., :h, :w]
+            loss = frame_loss(pred, target[..., :h, :w], self.loss)
+        else:
+            mode = "ste" if at.phase == "ste" else "noise"
+            pred, bpp = self.rate(self.model, target, index, mode, self.noise)
+            pred = pred[..., :h, :w]
+            loss = (frame_loss(pred, target[..., :h, :w], self.loss)
+                    + self.rate.weight(self.lmbda, at.progress) * bpp)
         self.optim.zero_grad(set_to_none=True)
         loss.backward()
         self.optim.step()
@@ -147,8 +174,9 @@ class FrameTrainer(Trainer):
             return None
         with torch.no_grad():
             mse = F.mse_loss(pred, target[..., :h, :w]).item()
-        return {"epoch": self.epoch + 1, "loss": loss.item(),
-                "psnr": -10 * math.log10(max(mse, 1e-10))}
+        stats = {"epoch": self.epoch + 1, "loss": loss.item(),
+                 "psnr": -10 * math.log10(max(mse, 1e-10))}
+        return stats if self.rate is None else {**stats, "bpp": float(bpp)}
 
     def lr_scale(self) -> float:
         return self.guard.lr_scale
@@ -174,7 +202,8 @@ class FrameTrainer(Trainer):
     def state(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "gen": self.gen.get_state(),
                 "guard": self.guard.state(), "epoch": self.epoch, "first_loss": self.first_loss,
-                "seconds": time.perf_counter() - self.start}
+                "seconds": time.perf_counter() - self.start, "noise": self.noise.get_state(),
+                "rate": None if self.rate is None else self.rate.state_dict()}
 
     def load(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
@@ -182,6 +211,9 @@ class FrameTrainer(Trainer):
         self.guard.load(state["guard"])
         self.epoch, self.first_loss = state["epoch"], state["first_loss"]
         self.start = time.perf_counter() - state["seconds"]
+        self.noise.set_state(state["noise"])
+        if self.rate is not None:
+            self.rate.load_state_dict(state["rate"])
 
 
 class DivergenceGuard:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from codec.method import FitContext, Method
-from codec.options import check_bits, check_budget, parse_count, whole
+from codec.options import check_bits, check_budget, check_lmbda, parse_count, whole
 from codec.registry import register_method
 from codec.video.hnerv.codec import HNeRVCodec
 from codec.video.hnerv.fit import fit_clip
@@ -31,6 +31,10 @@ class HNeRVOptions:
     """quantization-aware fine-tuning epochs after training"""
     loss: Literal["l2", "l1+ssim"] = "l2"
     """training loss"""
+    lmbda: float = 0.0
+    """rate weight: train for loss + LMBDA x estimated bits per pixel of the stored weights and
+    embeddings, on learned quantization steps (--bits and --embed-bits set the first steps);
+    0 = quantize after training (larger = smaller file)"""
 
     def __post_init__(self) -> None:
         parse_count(self.size)
@@ -45,6 +49,10 @@ class HNeRVOptions:
         if not (isinstance(self.qat_epochs, int) and self.qat_epochs >= 0):
             raise ValueError("--qat-epochs must be a whole number >= 0")
         check_bits(self.embed_bits, "--embed-bits")
+        check_lmbda(self.lmbda)
+        if self.lmbda and self.qat_epochs:
+            raise ValueError("--qat-epochs applies without --lmbda (rate-distortion training "
+                             "ends with its own straight-through phase)")
 
 
 @register_method

@@ -1,6 +1,6 @@
 """Fitting NIRVANA group networks one after another: each group starts from the previous
 group's weights (a warm start) and trains against MSE + λ · (estimated bits per pixel), the bits
-coming from a learned prior on the weights' integer latents (``codec/video/rate.py``), on the
+coming from a learned density over the weights' integer latents (``codec/rate.py``), on the
 shared fit loop (:func:`codec.fit.run`): cosine decay to 5 % of every learning rate, noise on
 the latents and straight-through rounding over the last part of each group's steps.
 
@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from codec.fit import Budget, Phase, Report, Step, Trainer, cosine, run
+from codec.rate import FactorizedDensity, noise, ste
 from codec.video.nirvana.network import (
     NirvanaConfig,
     forward,
@@ -29,7 +30,6 @@ from codec.video.nirvana.network import (
     patch_centres,
     to_patches,
 )
-from codec.video.rate import WeightPrior
 
 RATE_RAMP = 0.3  # fraction of a cold group's training over which λ rises from 0
 CUT_DISTANCE = 0.5  # histogram distance (0..2) between consecutive frames that is a scene cut
@@ -62,8 +62,8 @@ class ChainState:
 
     weights: dict[str, torch.Tensor]
     log_steps: dict[str, torch.Tensor]
-    intra_prior: WeightPrior
-    residual_prior: WeightPrior
+    intra_prior: FactorizedDensity
+    residual_prior: FactorizedDensity
     symbols: dict[str, torch.Tensor] | None = None  # the previous group's integers
     groups: int = 0  # groups fitted so far in this chain
     since_intra: int = 0  # groups since the last intra group (that one included)
@@ -76,7 +76,7 @@ class ChainState:
         log_steps = {n: torch.tensor(math.log(max(float(w.abs().max()), 1e-3) / 32))
                      for n, w in weights.items()}
         torch.manual_seed(seed)  # the priors' initialisation
-        return cls(weights, log_steps, WeightPrior(), WeightPrior())
+        return cls(weights, log_steps, FactorizedDensity(), FactorizedDensity())
 
     def state(self) -> dict:
         """Tensors and numbers only (a checkpoint, codec.checkpoint)."""
@@ -195,10 +195,7 @@ class GroupTrainer(Trainer):
         for name, wt in self.weights.items():
             s = self.log_steps[name].exp()
             z = wt / s
-            if at.phase == "ste":
-                zq = z + (torch.round(z) - z).detach()
-            else:
-                zq = z + torch.rand(z.shape, generator=self.gen) - 0.5
+            zq = ste(z) if at.phase == "ste" else noise(z, self.gen)
             noisy[name] = zq * s
             latents.append(zq.ravel())
         z_all = torch.cat(latents)

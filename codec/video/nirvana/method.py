@@ -9,7 +9,7 @@ from typing import Any
 
 from codec.errors import InputError
 from codec.method import FitContext, Method
-from codec.options import check_budget, parse_count
+from codec.options import check_budget, check_lmbda, parse_count
 from codec.registry import register_method
 from codec.video.meta import VideoInfo
 from codec.video.nirvana.chain import fit_all
@@ -43,8 +43,7 @@ class NirvanaOptions:
         check_budget(self.time_budget)
         if not 1 <= self.gop <= 64:
             raise ValueError("--gop must be in 1..64")
-        if not (math.isfinite(self.lmbda) and self.lmbda >= 0):
-            raise ValueError("--lmbda must be a finite number >= 0")
+        check_lmbda(self.lmbda)
         if self.intra_period < 1:
             raise ValueError("--intra-period must be >= 1")
         if not 1 <= self.workers <= 64:

@@ -11,7 +11,7 @@ of all G frames from the patch's centre coordinate (shapes below for P = 32, f =
 Every weight tensor is stored as integer latents times one learned step per tensor
 (``w = step · z``); while training, ``z`` sees uniform noise of one unit (or straight-through
 rounding at the end), so the network learns weights that survive rounding, and the rate model
-(``codec/video/rate.py``) prices ``z``. The reference adds a fixed sinusoidal code per frame
+(``codec/rate.py``) prices ``z``. The reference adds a fixed sinusoidal code per frame
 before the grouped convs; here each frame's branch already has its own conv weights and
 biases, so that constant would only shift the first conv's bias (except at the zero-padded
 border) and is left out.
