@@ -111,11 +111,28 @@ def check_lmbda(value: float) -> None:
         raise ValueError("--lmbda must be a finite number >= 0")
 
 
-def whole(value: float, flag: str, owner: str) -> int:
-    """``value`` as an int, or a ValueError when it has a fraction."""
-    if value != int(value):
+def whole(value: float, flag: str, owner: str, minimum: int = 1) -> int:
+    """``value`` (a float flag that this model takes whole, like ``--epochs``) as an int of
+    at least ``minimum``; ValueError otherwise."""
+    if not math.isfinite(value) or value != int(value):
         raise ValueError(f"{flag} must be a whole number for {owner}")
+    if value < minimum:
+        raise ValueError(f"{flag} must be at least {minimum}")
     return int(value)
+
+
+def check_count(value: int, flag: str, minimum: int, maximum: int | None = None) -> None:
+    """A whole-number option within ``minimum``..``maximum``."""
+    if (isinstance(value, bool) or not isinstance(value, int) or value < minimum
+            or (maximum is not None and value > maximum)):
+        where = f"in {minimum}..{maximum}" if maximum is not None else f">= {minimum}"
+        raise ValueError(f"{flag} must be a whole number {where}")
+
+
+def check_positive(value: float, flag: str) -> None:
+    """A finite number > 0."""
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{flag} must be a positive number")
 
 
 _SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kKmM]?)\s*$")

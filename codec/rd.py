@@ -64,6 +64,13 @@ class SweepSpec:
                                                       budget_field(model)))
 
 
+def _budget_value(model: str, value: float) -> float | int:
+    """``--epochs`` of a sweep as the model's budget option takes it (a whole number of
+    steps is an int)."""
+    kind = {s.name: s.type for s in specs(registry.method(model).Options)}[budget_field(model)]
+    return int(value) if kind is int and value == int(value) else value
+
+
 def budget_field(model: str) -> str:
     """The option that sets a model's training length: ``epochs``, else ``steps``."""
     names = {s.name for s in specs(registry.method(model).Options)}
@@ -261,7 +268,7 @@ def _inr_point(spec: SweepSpec, clip, model: str, label: str, out: Path) -> RdPo
     path = out / f"{model}-{label}.nirc"
     result = encode_clip(
         clip, path, model=model, seed=spec.seed, **point_options(model, label),
-        **{budget_field(model): spec.epochs_of(model)}
+        **{budget_field(model): _budget_value(model, spec.epochs_of(model))}
     )
     t0 = time.perf_counter()
     decoded = decode_video(path)

@@ -23,6 +23,7 @@ import numpy as np
 
 from codec.fit import Budget
 from codec.method import FitContext, Method
+from codec.options import check_count
 from recon.pointcloud import Normalization
 
 Mesh = tuple[np.ndarray, np.ndarray]  # vertices (V, 3) float64, triangles (F, 3) int64
@@ -58,8 +59,7 @@ class SurfaceMethod(Method):
 
 
 def check_steps(steps: int) -> None:
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError("--steps must be a whole number of at least 1")
+    check_count(steps, "--steps", 1)
 
 
 def budget(options: Any) -> Budget:

@@ -21,7 +21,7 @@ from codec import fit, registry
 from codec.container import ContainerReader, Section, SectionKind
 from codec.errors import ContainerError
 from codec.method import FitContext, Method
-from codec.options import check_bits, check_budget, parse_count
+from codec.options import check_bits, check_budget, check_count, parse_count
 from codec.quant import QuantizedTensor, quantize_best
 from codec.tensorpack import pack_tensors, unpack_tensors
 from codec.video.meta import VideoInfo
@@ -99,8 +99,7 @@ class ToyOptions:
         parse_count(self.size)
         check_bits(self.bits)
         check_budget(self.time_budget)
-        if self.steps < 1:
-            raise ValueError("--steps must be >= 1")
+        check_count(self.steps, "--steps", 1)
         if not (math.isfinite(self.smooth) and self.smooth >= 0):
             raise ValueError("--smooth must be a number >= 0")
 

@@ -3,12 +3,11 @@ fits it."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from codec.method import FitContext, Method
-from codec.options import check_bits, check_budget, check_lmbda, parse_count
+from codec.options import check_bits, check_budget, check_lmbda, check_positive, parse_count
 from codec.registry import register_method
 from codec.video.hashgrid.codec import HashGridCodec
 from codec.video.hashgrid.fit import fit_field
@@ -32,8 +31,7 @@ class HashGridOptions:
 
     def __post_init__(self) -> None:
         parse_count(self.size)
-        if not (math.isfinite(self.epochs) and self.epochs > 0):
-            raise ValueError("--epochs must be a positive number")
+        check_positive(self.epochs, "--epochs")
         check_budget(self.time_budget)
         check_bits(self.bits)
         check_lmbda(self.lmbda)

@@ -3,12 +3,18 @@ how an encode plans and fits it."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from codec.method import FitContext, Method
-from codec.options import check_bits, check_budget, check_lmbda, parse_count, whole
+from codec.options import (
+    check_bits,
+    check_budget,
+    check_count,
+    check_lmbda,
+    parse_count,
+    whole,
+)
 from codec.registry import register_method
 from codec.video.hnerv.codec import HNeRVCodec
 from codec.video.hnerv.fit import fit_clip
@@ -39,15 +45,11 @@ class HNeRVOptions:
     def __post_init__(self) -> None:
         parse_count(self.size)
         check_bits(self.bits)
-        if not math.isfinite(self.epochs):
-            raise ValueError("--epochs must be a whole number for hnerv")
-        if whole(self.epochs, "--epochs", "hnerv") < 1:
-            raise ValueError("--epochs must be at least 1")
+        whole(self.epochs, "--epochs", "hnerv")
         check_budget(self.time_budget)
         if self.loss not in ("l2", "l1+ssim"):
             raise ValueError("--loss must be l2 or l1+ssim")
-        if not (isinstance(self.qat_epochs, int) and self.qat_epochs >= 0):
-            raise ValueError("--qat-epochs must be a whole number >= 0")
+        check_count(self.qat_epochs, "--qat-epochs", 0)
         check_bits(self.embed_bits, "--embed-bits")
         check_lmbda(self.lmbda)
         if self.lmbda and self.qat_epochs:

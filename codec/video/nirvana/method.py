@@ -3,13 +3,18 @@ fits it, streaming the frames a group at a time."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from codec.errors import InputError
 from codec.method import FitContext, Method
-from codec.options import check_budget, check_lmbda, parse_count
+from codec.options import (
+    check_budget,
+    check_count,
+    check_lmbda,
+    check_positive,
+    parse_count,
+)
 from codec.registry import register_method
 from codec.video.meta import VideoInfo
 from codec.video.nirvana.chain import fit_all
@@ -38,16 +43,12 @@ class NirvanaOptions:
 
     def __post_init__(self) -> None:
         parse_count(self.size)
-        if not (math.isfinite(self.epochs) and self.epochs > 0):
-            raise ValueError("--epochs must be a positive number")
+        check_positive(self.epochs, "--epochs")
         check_budget(self.time_budget)
-        if not 1 <= self.gop <= 64:
-            raise ValueError("--gop must be in 1..64")
+        check_count(self.gop, "--gop", 1, 64)
         check_lmbda(self.lmbda)
-        if self.intra_period < 1:
-            raise ValueError("--intra-period must be >= 1")
-        if not 1 <= self.workers <= 64:
-            raise ValueError("--workers must be in 1..64")
+        check_count(self.intra_period, "--intra-period", 1)
+        check_count(self.workers, "--workers", 1, 64)
 
 
 @register_method

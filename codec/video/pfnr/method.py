@@ -3,7 +3,6 @@ how an encode plans a library and fits its first video, or fits the next video o
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,10 +31,7 @@ class PFNROptions:
 
     def __post_init__(self) -> None:
         parse_count(self.size)
-        if not math.isfinite(self.epochs):
-            raise ValueError("--epochs must be a whole number for pfnr")
-        if whole(self.epochs, "--epochs", "pfnr") < 1:
-            raise ValueError("--epochs must be at least 1")
+        whole(self.epochs, "--epochs", "pfnr")
         check_budget(self.time_budget)
         if not 0 < self.capacity <= 1:
             raise ValueError("--capacity must be in (0, 1]")
