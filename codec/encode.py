@@ -150,7 +150,7 @@ def encode_video(input, output, *, model: str | None = None, options: Any = None
     opts = options_of(method, options)
     check_output_path(output, input)
     geometry = Geometry(crop=crop, resize=resize)
-    check_input_fits(method, opts, input, start, max_frames, geometry)
+    count, width, height = check_input_fits(method, opts, input, start, max_frames, geometry)
     method.check_run(opts, checkpointing=checkpoint_every is not None or resume)
 
     def key() -> dict[str, Any]:
@@ -163,8 +163,8 @@ def encode_video(input, output, *, model: str | None = None, options: Any = None
             source = FileSource(os.fspath(input), start, max_frames, geometry)
         else:
             source = read_video(input, start=start, max_frames=max_frames, geometry=geometry)
-        return _encode(method, opts, source, output, seed=seed, device=device, threads=threads,
-                       report=report)
+        return _encode(method, opts, source, output, (count, height, width), seed=seed,
+                       device=device, threads=threads, report=report)
 
 
 def encode_clip(clip, output, *, model: str | None = None, options: Any = None, seed: int = 0,
@@ -174,21 +174,19 @@ def encode_clip(clip, output, *, model: str | None = None, options: Any = None, 
     method = registry.method(model or registry.default_method("video"), "video")
     opts = options_of(method, options)
     source = ArraySource(clip.frames, clip.fps) if method.streamed else clip
-    return _encode(method, opts, source, output, seed=seed, device=device, threads=threads,
-                   report=report)
+    return _encode(method, opts, source, output, clip.frames.shape[:3], seed=seed,
+                   device=device, threads=threads, report=report)
 
 
-def _encode(method: Method, opts: Any, source, output, *, seed: int, device: str,
-            threads: int | None, report: Report | None) -> EncodeResult:
+def _encode(method: Method, opts: Any, source, output, shape: tuple[int, int, int], *,
+            seed: int, device: str, threads: int | None, report: Report | None
+            ) -> EncodeResult:
+    """``shape``: (frames, height, width) of ``source`` (from the headers for a streamed
+    source, which is read only while fitting)."""
     t0 = time.perf_counter()
     check_output_path(output)
     ctx = start_fit(method, seed=seed, device=device, threads=threads, report=report)
-    if method.streamed:
-        frames = source.count()
-        width = height = None  # the method reads them from the frames
-    else:
-        frames, height, width, _ = source.frames.shape
-    config = plan(method, (frames, height, width), opts)
+    config = plan(method, tuple(shape), opts)
     codec, stats = method.fit(source, config, opts, ctx)
     nbytes = write_codec(output, codec)
     seconds = time.perf_counter() - t0

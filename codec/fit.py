@@ -67,6 +67,7 @@ class Step:
     progress: float  # in [0, 1] (1 only for steps forced by ``min_steps``)
     phase: str  # name of the phase the progress is in ("train" before any)
     report: bool = False  # whether this step's statistics will be reported
+    done: float = 0.0  # the progress after this step (set once it is taken, in [0, 1])
 
 
 # -- schedules: each computes its learning rate exactly as the recipe it came from ------------
@@ -190,10 +191,11 @@ def run(trainer: Trainer, budget: Budget, *, optim=None, schedule: Schedule | No
                   report is not None and (step == 0 or (step + 1) % report_every == 0))
         stats = trainer.step(at)
         step += 1
+        at.done = min(budget.progress(step, time.perf_counter() - start), 1.0)
         if stats is not None:
             last = stats
             if at.report:
-                report(min(budget.progress(step, time.perf_counter() - start), 1.0), stats)
+                report(at.done, stats)
         if trainer.after_step(at):
             return Result(step, time.perf_counter() - start, True, last)
         if ckpt is not None and trainer.safe_point(at):

@@ -27,6 +27,8 @@ import warnings
 
 import torch
 
+from codec.quant import QuantizedTensor, quantize_step
+
 LIKELIHOOD_FLOOR = 1e-9
 PROXIES = ("noise", "soft", "ste", "round")
 
@@ -76,6 +78,17 @@ def anneal(progress: float, start: float = 0.3, end: float = 0.05) -> float:
     return start * (end / start) ** p
 
 
+RAMP = 0.3
+"""Fraction of training over which a rate weight rises from 0: a network first learns the
+frames, then the rate comes in (with the full weight from the start, λ = 5e-2 collapsed a
+nirvana fit of bikes to the mean colour)."""
+
+
+def ramp(lmbda: float, progress: float, over: float = RAMP) -> float:
+    """The rate weight at ``progress`` in [0, 1]: ``lmbda`` reached after ``over``."""
+    return lmbda * min(1.0, progress / over)
+
+
 # -- learned step sizes ------------------------------------------------------------------------
 class StepSizes(torch.nn.Module):
     """A learned quantization step per tensor (``log_step``, a scalar), so training can trade a
@@ -101,6 +114,17 @@ class StepSizes(torch.nn.Module):
 
     def steps(self) -> dict[str, float]:
         return {n: float(self.step(n).detach()) for n in self.names}
+
+    def proxied(self, name: str, w: torch.Tensor, mode: str, *,
+                gen: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(``w``'s latents as training sees them rounded (:func:`proxy`), the values they
+        stand for)."""
+        z = proxy(self.latents(name, w), mode, gen=gen)
+        return z, self.values(name, z)
+
+    def store(self, name: str, w: torch.Tensor) -> QuantizedTensor:
+        """``w`` as the file stores it: ``round(w / step)`` on the learned step."""
+        return quantize_step(w.detach().cpu().numpy(), float(self.step(name).detach()))
 
 
 def _key(name: str) -> str:

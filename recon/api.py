@@ -71,12 +71,12 @@ def fit_field(method: str | SurfaceMethod | None, points: np.ndarray, *, options
 
 
 def _fit(method: SurfaceMethod, opts: Any, points: np.ndarray, *, purpose: str,
-         resolution: int | None, seed: int, threads: int | None, report: Report | None
-         ) -> tuple[Any, dict]:
+         resolution: int | None, seed: int, threads: int | None, report: Report | None,
+         device: str = "auto") -> tuple[Any, dict]:
     if method.codec is None:
         raise InputError(f"{method.name} fits no field (it makes meshes only)")
     config = plan(method, points.shape, opts)
-    ctx = start_fit(method, seed=seed, device="cpu", threads=threads, report=report)
+    ctx = start_fit(method, seed=seed, device=device, threads=threads, report=report)
     ctx.extra.update(purpose=purpose, resolution=resolution)
     return method.fit(points, config, opts, ctx)
 
@@ -130,9 +130,9 @@ def reconstruct(points_path, output, *, method: str | None = None, options: Any 
 
 
 def encode_surface(points_path, output, *, model: str | None = None, options: Any = None,
-                   seed: int = 0, threads: int | None = None, report: Report | None = None,
-                   checkpoint_every: float | None = None, resume: bool = False
-                   ) -> dict[str, Any]:
+                   seed: int = 0, device: str = "auto", threads: int | None = None,
+                   report: Report | None = None, checkpoint_every: float | None = None,
+                   resume: bool = False) -> dict[str, Any]:
     """Point cloud → fitted field → ``.nirc``. ``options``: the method's (gridpull: ``size``
     stored grid nodes, resolution = ⌊size^⅓⌋, default 2.1M ≈ 128³). ``checkpoint_every``
     (seconds) saves the training state to ``OUTPUT.ckpt``; ``resume`` continues from it."""
@@ -153,7 +153,7 @@ def encode_surface(points_path, output, *, model: str | None = None, options: An
 
     with checkpointing(output, checkpoint_every, resume, key):
         fitted, stats = _fit(m, opts, unit, purpose="encode", resolution=None, seed=seed,
-                             threads=threads, report=report)
+                             threads=threads, report=report, device=device)
         codec = m.to_codec(fitted, norm, unit, opts)
         nbytes = write_codec(output, codec)
     return {"input": os.fspath(points_path), "output": os.fspath(output), "model": m.name,

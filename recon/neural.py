@@ -15,7 +15,14 @@ from typing import Any
 
 import torch
 
-from codec.fields import FusedMLP, HashGrid, HashGridConfig, MLPConfig, hash_grid_encode
+from codec.fields import (
+    FusedMLP,
+    HashGrid,
+    HashGridConfig,
+    MLPConfig,
+    hash_grid_encode,
+    largest_within,
+)
 from codec.fit import Trainer
 from recon.meshing import BOX
 
@@ -61,18 +68,10 @@ class SurfaceFieldConfig:
 def plan_field(target: int, finest: int = 512, **overrides: Any) -> SurfaceFieldConfig:
     """The largest table and level count (8–16) within ``target`` parameters; levels span 16 to
     ``finest`` cells across the box."""
-    best = None
-    for log2 in range(8, 22):
-        for levels in range(8, 17):
-            pls = (finest / 16) ** (1 / (levels - 1))
-            cfg = SurfaceFieldConfig(n_levels=levels, log2_hashmap_size=log2,
-                                     per_level_scale=pls, **overrides)
-            n = cfg.n_params()
-            if n <= target and (best is None or n > best[0]):
-                best = (n, cfg)
-    if best is None:
-        raise ValueError(f"--size {target} is too small for a hash-grid field")
-    return best[1]
+    return largest_within(target, (
+        SurfaceFieldConfig(n_levels=levels, log2_hashmap_size=log2,
+                           per_level_scale=(finest / 16) ** (1 / (levels - 1)), **overrides)
+        for log2 in range(8, 22) for levels in range(8, 17)))
 
 
 class SurfaceField(torch.nn.Module):

@@ -20,6 +20,7 @@ class Quadratic(fit.Trainer):
         self.seen: list[fit.Step] = []
         self.lrs: list[float] = []
         self.stop_at: int | None = None
+        self.done: list[float] = []  # the progress after each step, as after_step saw it
 
     def step(self, at: fit.Step) -> dict:
         self.seen.append(at)
@@ -32,6 +33,7 @@ class Quadratic(fit.Trainer):
         return {"loss": loss.item()}
 
     def after_step(self, at: fit.Step) -> bool:
+        self.done.append(at.done)
         return self.stop_at is not None and at.step + 1 >= self.stop_at
 
     def state(self) -> dict:
@@ -51,6 +53,7 @@ def test_step_budget_runs_exactly_and_reports():
     assert result.steps == 10 and not result.stopped
     assert [s.step for s in t.seen] == list(range(10))
     assert [s.progress for s in t.seen] == [i / 10 for i in range(10)]
+    assert t.done == [(i + 1) / 10 for i in range(10)]
     assert reports == [0.1, 0.4, 0.8]  # step 1, then every 4th
     assert [s.report for s in t.seen] == [i == 0 or (i + 1) % 4 == 0 for i in range(10)]
     assert result.stats()["steps"] == 10 and "loss" in result.stats()

@@ -101,9 +101,12 @@ def test_step_sizes_are_learned_per_tensor():
         z = steps.latents(name, t).detach()
         assert float(z.abs().max()) == pytest.approx(32, rel=1e-4)  # range / 2**bits
         assert torch.allclose(steps.values(name, z), t)
-    loss = sum(steps.values(n, rate.ste(steps.latents(n, t))).sum() for n, t in w.items())
+    loss = sum(steps.proxied(n, t, "ste")[1].sum() for n, t in w.items())
     loss.backward()
     assert all(p.grad is not None for p in steps.parameters())
+    for name, t in w.items():  # the file stores the integers the "round" proxy gives
+        z, _ = steps.proxied(name, t, "round")
+        assert np.array_equal(steps.store(name, t).symbols, z.detach().numpy())
 
 
 def test_import_is_quiet():

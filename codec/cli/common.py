@@ -90,40 +90,33 @@ def add_method_flags(p: argparse.ArgumentParser, methods, *, mesh: bool = False,
     shared = p.add_argument_group("model options (their meaning and default depend on the "
                                   "model)")
     budget = shared.add_mutually_exclusive_group()
-    groups: dict[str, Any] = {}
+    groups: dict[str, Any] = {}  # model name -> its argument group, made at its first flag
     for name, own in owners.items():
         first = own[0][1]
-        if len(own) == 1:
-            where = groups.get(own[0][0])
-            if where is None:
-                where = groups[own[0][0]] = p.add_argument_group(f"{own[0][0]} options")
-            text = f"{own[0][0]}: {_help(first)}"
-        else:
-            where = budget if name in BUDGET_FLAGS else shared
-            text = "; ".join(f"{m}: {_help(s)}" for m, s in own)
-        if name in BUDGET_FLAGS and len(own) == 1:
+        if name in BUDGET_FLAGS:
             where = budget
+        elif len(own) > 1:
+            where = shared
+        else:
+            if own[0][0] not in groups:
+                groups[own[0][0]] = p.add_argument_group(f"{own[0][0]} options")
+            where = groups[own[0][0]]
+        text = "; ".join(f"{m}: {_help(s)}" for m, s in own)
         kinds = {s.type for _, s in own}
         kind = float if kinds == {int, float} else first.type
-        choices = first.choices if len(own) == 1 else None
-        meta = None if choices else _metavar(name, kind)
         if kind is bool:
             where.add_argument(first.flag, action="store_true", default=argparse.SUPPRESS,
                                help=text)
         else:
-            where.add_argument(first.flag, dest=name, type=kind, choices=choices,
-                               metavar=meta, default=argparse.SUPPRESS, help=text)
+            where.add_argument(first.flag, dest=name, type=kind,
+                               choices=first.choices if len(own) == 1 else None,
+                               metavar="SECONDS" if name == "time_budget" else None,
+                               default=argparse.SUPPRESS, help=text)
 
 
 def _help(spec) -> str:
     default = "" if spec.default is None else f" (default {spec.default})"
     return (spec.help or spec.name.replace("_", " ")) + default
-
-
-def _metavar(name: str, kind: type) -> str | None:
-    if name == "time_budget":
-        return "SECONDS"
-    return None
 
 
 def method_options(args: argparse.Namespace, method, methods, choose: str = "--model"

@@ -124,12 +124,11 @@ def _run_surface(args: argparse.Namespace, name: str, options: dict) -> int:
     given = [k for k, v in video_only.items() if v is not None]
     if given:
         raise InputError(f"{', '.join(given)}: video options, not for point clouds")
-    if args.device == "cuda":
-        raise InputError("surface methods train on the CPU (--device cpu)")
     with fraction_bar(name, args.quiet) as report:
         result = encode_surface(args.input, args.output, model=name, options=options,
-                                seed=args.seed, threads=args.threads, report=report,
-                                checkpoint_every=args.checkpoint_every, resume=args.resume)
+                                seed=args.seed, device=args.device, threads=args.threads,
+                                report=report, checkpoint_every=args.checkpoint_every,
+                                resume=args.resume)
     if args.json:
         emit_json(result)
     else:

@@ -19,6 +19,19 @@ from codec.fields.mlp import MLPConfig, mlp_forward
 
 BACKENDS = ("auto", "torch", "tcnn")
 
+
+def largest_within(target: int, configs):
+    """The first of ``configs`` (anything with ``n_params()``) with the most parameters that
+    fit ``target``: how the hash-grid field planners choose a table and a level count."""
+    best = None
+    for cfg in configs:
+        n = cfg.n_params()
+        if n <= target and (best is None or n > best[0]):
+            best = (n, cfg)
+    if best is None:
+        raise ValueError(f"--size {target} is too small for a hash-grid field")
+    return best[1]
+
 __all__ = [
     "BACKENDS",
     "FusedMLP",
@@ -27,6 +40,7 @@ __all__ = [
     "HashGridConfig",
     "MLPConfig",
     "hash_grid_encode",
+    "largest_within",
     "mlp_forward",
     "resolve_backend",
     "tcnn_available",

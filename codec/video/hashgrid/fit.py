@@ -15,6 +15,7 @@ import torch
 
 from codec.fields.pack import fake_quantize_levels, quantize_field
 from codec.fit import Budget, Phase, Report, Step, Trainer, cosine, run
+from codec.rate import ramp
 from codec.video.hashgrid.codec import HashGridCodec
 from codec.video.hashgrid.network import HashGridVideoConfig, VideoField, pixel_coords
 from codec.video.hashgrid.rate import GridRate
@@ -68,7 +69,7 @@ class FieldTrainer(Trainer):
         pred = field(coords, grid_params)
         loss = torch.nn.functional.mse_loss(pred, self.target[idx].float() / 255.0)
         if bpp is not None:
-            loss = loss + self.rate.weight(self.lmbda, at.progress) * bpp
+            loss = loss + ramp(self.lmbda, at.progress) * bpp
         self.optim.zero_grad(set_to_none=True)
         loss.backward()
         self.optim.step()

@@ -17,7 +17,14 @@ from typing import Any
 
 import torch
 
-from codec.fields import FusedMLP, HashGrid, HashGridConfig, MLPConfig, hash_grid_encode
+from codec.fields import (
+    FusedMLP,
+    HashGrid,
+    HashGridConfig,
+    MLPConfig,
+    hash_grid_encode,
+    largest_within,
+)
 from codec.video.meta import VideoInfo
 
 
@@ -60,18 +67,12 @@ def plan_config(width: int, height: int, target: int, **overrides: Any) -> HashG
         deep = HashGridVideoConfig(n_hidden_layers=2).mlp().stored_shapes
         cost = sum(r * c for r, c in deep) + 3 * 64  # upper bound over level counts
         overrides = {**overrides, "n_hidden_layers": 2 if cost <= target // 10 else 1}
-    best = None
-    for log2 in range(4, 25):
-        for levels in range(8, 17):
-            pls = (max(width, height) / 16) ** (1 / (levels - 1))
-            cfg = HashGridVideoConfig(n_levels=levels, log2_hashmap_size=log2,
-                                      per_level_scale=max(1.0, pls), **overrides)
-            n = cfg.n_params()
-            if n <= target and (best is None or n > best[0]):
-                best = (n, cfg)
-    if best is None:
-        raise ValueError(f"--size {target} is too small for a hash-grid field")
-    return best[1]
+    span = max(width, height) / 16  # finest cells over coarsest (16)
+    return largest_within(target, (
+        HashGridVideoConfig(n_levels=levels, log2_hashmap_size=log2,
+                            per_level_scale=max(1.0, span ** (1 / (levels - 1))),
+                            **overrides)
+        for log2 in range(4, 25) for levels in range(8, 17)))
 
 
 class VideoField(torch.nn.Module):

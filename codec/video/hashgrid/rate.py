@@ -4,19 +4,17 @@ nearly all of its bytes: each level gets a learned quantization step (``codec.ra
 (one scale per level: levels differ, and one small density each costs next to nothing beside
 a batch of 65k pixels). Training sees the levels through uniform noise, then straight-through
 rounding in the "qat" phase; the loss adds ``λ · bits / pixels`` (λ ramping in over the first
-``RAMP``). The file stores ``round(entry / step)`` per level (``codec.quant.quantize_step``);
-the small MLP keeps its post-training 8-bit quantization."""
+30 %, ``codec.rate.ramp``). The file stores ``round(entry / step)`` per level
+(``codec.quant.quantize_step``); the small MLP keeps its post-training 8-bit quantization."""
 
 from __future__ import annotations
 
 import torch
 
 from codec.fields.pack import level_views
-from codec.quant import QuantizedTensor, quantize_step
-from codec.rate import LaplaceDensity, StepSizes, proxy
+from codec.quant import QuantizedTensor
+from codec.rate import LaplaceDensity, StepSizes
 from codec.video.hashgrid.network import VideoField
-
-RAMP = 0.3  # fraction of training over which λ rises from 0
 
 
 class GridRate(torch.nn.Module):
@@ -38,8 +36,8 @@ class GridRate(torch.nn.Module):
         flat, bits = [], 0.0
         views = level_views(field.grid.params, field.grid.config)
         for name, v, density in zip(self.names, views, self.densities, strict=True):
-            z = proxy(self.steps.latents(name, v), mode, gen=gen)
-            flat.append(self.steps.values(name, z).reshape(-1))
+            z, values = self.steps.proxied(name, v, mode, gen=gen)
+            flat.append(values.reshape(-1))
             bits = bits + density.bits(z)
         return torch.cat(flat), bits / self.pixels
 
@@ -48,11 +46,6 @@ class GridRate(torch.nn.Module):
                   *(p for d in self.densities for p in d.density_parameters())]
         return [{"params": params, "lr": lr}]
 
-    def weight(self, lmbda: float, progress: float) -> float:
-        return lmbda * min(1.0, progress / RAMP)
-
     def quantize(self, field: VideoField) -> dict[str, QuantizedTensor]:
-        steps = self.steps.steps()
-        views = level_views(field.grid.params.detach().cpu(), field.grid.config)
-        return {n: quantize_step(v.numpy(), steps[n])
-                for n, v in zip(self.names, views, strict=True)}
+        views = level_views(field.grid.params, field.grid.config)
+        return {n: self.steps.store(n, v) for n, v in zip(self.names, views, strict=True)}

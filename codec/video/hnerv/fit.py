@@ -19,6 +19,7 @@ from codec.fit import Budget, Phase, Step, Trainer, run, warmup_cosine
 from codec.method import FitContext, Report
 from codec.options import whole
 from codec.quant import fake_quantize, quantize, quantize_best
+from codec.rate import ramp
 from codec.video.frames import frame_loss, pad_frames, to_float
 from codec.video.hnerv.codec import HNeRVCodec
 from codec.video.hnerv.network import HNeRV, HNeRVConfig
@@ -112,8 +113,8 @@ def train(model: HNeRV, frames: torch.Tensor, valid_hw: tuple[int, int], budget:
     if rate is not None:
         groups += rate.parameter_groups(recipe.rate_lr)
     optim = torch.optim.Adam(groups, lr=recipe.lr, betas=(0.9, 0.999))
-    trainer = FrameTrainer(model, optim, frames, valid_hw, loss, seed, recipe, budget,
-                           stall_check, rate, lmbda)
+    trainer = FrameTrainer(model, optim, frames, valid_hw, loss, seed, recipe, stall_check,
+                           rate, lmbda)
     model.train()
     phases = () if rate is None else (Phase("ste", 1.0 - recipe.ste_fraction),)
     result = run(trainer, budget, optim=optim, schedule=warmup_cosine(recipe.warmup),
@@ -132,10 +133,9 @@ class FrameTrainer(Trainer):
 
     def __init__(self, model: HNeRV, optim: torch.optim.Optimizer, frames: torch.Tensor,
                  valid_hw: tuple[int, int], loss: str, seed: int, recipe: Recipe,
-                 budget: Budget, stall_check: bool, rate: HNeRVRate | None = None,
-                 lmbda: float = 0.0) -> None:
+                 stall_check: bool, rate: HNeRVRate | None = None, lmbda: float = 0.0) -> None:
         self.model, self.optim, self.frames, self.valid_hw = model, optim, frames, valid_hw
-        self.loss, self.recipe, self.budget, self.stall_check = loss, recipe, budget, stall_check
+        self.loss, self.recipe, self.stall_check = loss, recipe, stall_check
         self.gen = torch.Generator().manual_seed(seed)
         self.steps_per_epoch = math.ceil(frames.shape[0] / recipe.batch)
         self.guard = DivergenceGuard(model, optim)
@@ -145,7 +145,6 @@ class FrameTrainer(Trainer):
         self.epoch_loss = 0.0  # sum of the current epoch's step losses
         self.first_loss: float | None = None  # the first epoch's mean loss
         self.stalled = False
-        self.start = time.perf_counter()  # the clock of a time budget, for the stall check
         self.rate, self.lmbda = rate, lmbda
         self.noise = torch.Generator().manual_seed(seed + 2)  # quantization noise
 
@@ -164,7 +163,7 @@ class FrameTrainer(Trainer):
             pred, bpp = self.rate(self.model, target, index, mode, self.noise)
             pred = pred[..., :h, :w]
             loss = (frame_loss(pred, target[..., :h, :w], self.loss)
-                    + self.rate.weight(self.lmbda, at.progress) * bpp)
+                    + ramp(self.lmbda, at.progress) * bpp)
         self.optim.zero_grad(set_to_none=True)
         loss.backward()
         self.optim.step()
@@ -189,10 +188,9 @@ class FrameTrainer(Trainer):
         self.guard.end_epoch(mean_loss)
         self.epoch += 1
         self.first_loss = self.first_loss or mean_loss
-        progress = self.budget.progress(at.step + 1, time.perf_counter() - self.start)
         # Still near the mean-frame plateau after the warm-up (< 3 dB better than the first
         # epoch): this initialisation is stuck; the caller restarts with another.
-        self.stalled = (self.stall_check and self.epoch >= 3 and progress >= self.recipe.warmup
+        self.stalled = (self.stall_check and self.epoch >= 3 and at.done >= self.recipe.warmup
                         and mean_loss > self.first_loss / 2)
         return self.stalled
 
@@ -202,7 +200,7 @@ class FrameTrainer(Trainer):
     def state(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "gen": self.gen.get_state(),
                 "guard": self.guard.state(), "epoch": self.epoch, "first_loss": self.first_loss,
-                "seconds": time.perf_counter() - self.start, "noise": self.noise.get_state(),
+                "noise": self.noise.get_state(),
                 "rate": None if self.rate is None else self.rate.state_dict()}
 
     def load(self, state: dict[str, Any]) -> None:
@@ -210,7 +208,6 @@ class FrameTrainer(Trainer):
         self.gen.set_state(state["gen"])
         self.guard.load(state["guard"])
         self.epoch, self.first_loss = state["epoch"], state["first_loss"]
-        self.start = time.perf_counter() - state["seconds"]
         self.noise.set_state(state["noise"])
         if self.rate is not None:
             self.rate.load_state_dict(state["rate"])

@@ -3,19 +3,18 @@ while the network learns. Decoder weights and frame embeddings are divided by le
 (one per tensor, ``codec.rate.StepSizes``), pass through a quantization proxy (uniform noise,
 then straight-through rounding in the last phase) and are priced by a learned factorized
 density each (weights and embeddings have different statistics). The loss adds
-``λ · bits / pixels``; λ ramps in over the first ``RAMP`` of training, once the network has
-left the mean frame. The file then stores exactly ``round(value / step)`` with the learned
-steps (``codec.quant.quantize_step``)."""
+``λ · bits / pixels``; λ ramps in over the first 30 % of training (``codec.rate.ramp``), once
+the network has left the mean frame. The file then stores exactly ``round(value / step)`` with
+the learned steps (``codec.quant.quantize_step``)."""
 
 from __future__ import annotations
 
 import torch
 
-from codec.quant import QuantizedTensor, quantize_step
-from codec.rate import FactorizedDensity, StepSizes, proxy
+from codec.quant import QuantizedTensor
+from codec.rate import FactorizedDensity, StepSizes
 from codec.video.hnerv.network import HNeRV
 
-RAMP = 0.3  # fraction of training over which λ rises from 0
 EMBED = "embed"
 
 
@@ -37,11 +36,10 @@ class HNeRVRate(torch.nn.Module):
         per pixel of the clip's weights and of this batch's embeddings)."""
         weights, latents = {}, []
         for name, p in model.decoder.named_parameters():
-            z = proxy(self.steps.latents(name, p), mode, gen=gen)
-            weights[name] = self.steps.values(name, z)
+            z, weights[name] = self.steps.proxied(name, p, mode, gen=gen)
             latents.append(z.reshape(-1))
-        e = proxy(self.embed_step.latents(EMBED, model.embed(frames, index)), mode, gen=gen)
-        pred = model.decoder(self.embed_step.values(EMBED, e), weights)
+        e, embed = self.embed_step.proxied(EMBED, model.embed(frames, index), mode, gen=gen)
+        pred = model.decoder(embed, weights)
         per_frame = self.pixels / model.offsets.shape[0]
         bpp = (self.weight_density.bits(torch.cat(latents)) / self.pixels
                + self.embed_density.bits(e) / (per_frame * len(index)))
@@ -54,14 +52,9 @@ class HNeRVRate(torch.nn.Module):
                   *self.embed_density.density_parameters()]
         return [{"params": params, "lr": lr}]
 
-    def weight(self, lmbda: float, progress: float) -> float:
-        return lmbda * min(1.0, progress / RAMP)
-
     def quantize(self, model: HNeRV, embed: torch.Tensor
                  ) -> tuple[dict[str, QuantizedTensor], QuantizedTensor]:
         """The decoder's tensors and the embeddings (T, d, h, w) on their learned steps."""
-        steps = self.steps.steps()
-        decoder = {n: quantize_step(p.detach().cpu().numpy(), steps[n])
-                   for n, p in model.decoder.named_parameters()}
-        return decoder, quantize_step(embed.cpu().numpy(), self.embed_step.steps()[EMBED])
+        decoder = {n: self.steps.store(n, p) for n, p in model.decoder.named_parameters()}
+        return decoder, self.embed_step.store(EMBED, embed)
 

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from codec.fit import Budget, Phase, Report, Step, Trainer, cosine, run
-from codec.rate import FactorizedDensity, noise, ste
+from codec.rate import FactorizedDensity, noise, ramp, ste
 from codec.video.nirvana.network import (
     NirvanaConfig,
     forward,
@@ -31,7 +31,6 @@ from codec.video.nirvana.network import (
     to_patches,
 )
 
-RATE_RAMP = 0.3  # fraction of a cold group's training over which λ rises from 0
 CUT_DISTANCE = 0.5  # histogram distance (0..2) between consecutive frames that is a scene cut
 REPORT_EVERY = 10  # steps between progress reports
 PRIOR_LR = 1e-2  # Adam learning rate of the rate prior's density and of the steps
@@ -203,7 +202,7 @@ class GroupTrainer(Trainer):
         mse = data.mse(forward(self.config, noisy, data.centres[idx]), idx)
         # a cold network first learns the frames, then the rate term comes in (with the full
         # weight from the start, λ = 5e-2 collapsed bikes to the mean colour)
-        lam = self.lmbda * (min(1.0, at.progress / RATE_RAMP) if self.cold else 1.0)
+        lam = ramp(self.lmbda, at.progress) if self.cold else self.lmbda
         loss = mse + lam * bits / data.pixels
         self.optim.zero_grad(set_to_none=True)
         loss.backward()
