@@ -19,6 +19,8 @@ from tests.conftest import make_clip
 
 VIDEO = [m.name for m in registry.methods("video")]
 LIBRARIES = [m.name for m in registry.methods("video") if m.library]
+RATED = [m.name for m in registry.methods("video")
+         if "lmbda" in {s.name for s in specs(m.Options)}]
 SURFACE = [m.name for m in registry.methods("surface") if m.codec is not None]
 MESHERS = [m.name for m in registry.methods("surface")]
 
@@ -159,6 +161,35 @@ def test_library_append_keeps_earlier_videos(name, clip, tmp_path, cli):
     assert res["video"] == 1 and res["library_bytes"] == lib.stat().st_size
     assert np.array_equal(decode_video(lib, video=0), first)
     assert decode_video(lib, video=1).shape == (4, 32, 48, 3)
+
+
+def test_every_video_model_trains_for_rate():
+    assert RATED == VIDEO, "every video model takes --lmbda (rate-distortion training)"
+
+
+@pytest.mark.parametrize("name", RATED)
+def test_larger_lmbda_writes_smaller_file(name, clip, tmp_path, cli):
+    """A larger rate weight writes fewer bytes, and what the encode reports is the file's
+    (appends to a library too)."""
+    library = registry.method(name).library
+    sizes, appended = {}, {}
+    for lmbda in (1e-4, 1.0):
+        out = tmp_path / f"{lmbda}.nirc"
+        code, stdout, err = cli("encode", clip, "-o", out, "--model", name, "--seed", 5,
+                                "--json", "-q", *tiny(name), "--lmbda", lmbda)
+        assert code == 0, err
+        sizes[lmbda] = json.loads(stdout)["bytes"]
+        assert sizes[lmbda] == out.stat().st_size
+        if library:
+            code, stdout, err = cli("append", out, clip, "--start", 2, "--json", "-q",
+                                    "--epochs", 2, "--lmbda", lmbda)
+            assert code == 0, err
+            res = json.loads(stdout)
+            assert res["library_bytes"] == out.stat().st_size
+            appended[lmbda] = res["bytes"]
+    assert sizes[1.0] < sizes[1e-4], sizes
+    if library:
+        assert appended[1.0] < appended[1e-4], appended
 
 
 # -- surfaces -------------------------------------------------------------------------------

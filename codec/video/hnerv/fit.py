@@ -175,7 +175,7 @@ class FrameTrainer(Trainer):
             mse = F.mse_loss(pred, target[..., :h, :w]).item()
         stats = {"epoch": self.epoch + 1, "loss": loss.item(),
                  "psnr": -10 * math.log10(max(mse, 1e-10))}
-        return stats if self.rate is None else {**stats, "bpp": float(bpp)}
+        return stats if self.rate is None else {**stats, "bpp": float(bpp.detach())}
 
     def lr_scale(self) -> float:
         return self.guard.lr_scale

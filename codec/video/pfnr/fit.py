@@ -15,13 +15,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from codec.fit import Budget, Report, Step, Trainer, run, warmup_cosine
+from codec.fit import Budget, Phase, Report, Step, Trainer, run, warmup_cosine
 from codec.quant import quantize_best
+from codec.rate import ramp
 from codec.video.frames import pad_frames, to_float
 from codec.video.hnerv.network import plan_strides
 from codec.video.meta import VideoInfo
 from codec.video.pfnr.codec import PFNRCodec, VideoEntry, known_weights
 from codec.video.pfnr.network import PFNRConfig, forward, init_tensors, inputs
+from codec.video.pfnr.rate import SubnetRate
 from codec.video.pfnr.subnet import freeze, subnet_mask, top_fraction
 
 
@@ -33,6 +35,10 @@ class Recipe:
     """Adam, β = (0.5, 0.999) as the reference; warm-up over 10 % of training, then cosine."""
     batch: int = 2
     """Frames per step."""
+    rate_lr: float = 1e-2
+    """Rate–distortion training: Adam learning rate of the steps and densities."""
+    ste_fraction: float = 0.1
+    """Rate–distortion training: last fraction run with straight-through rounding."""
 
 
 RECIPE = Recipe()
@@ -62,13 +68,16 @@ def plan_config(width: int, height: int, target: int) -> PFNRConfig:
 
 class SubnetTrainer(Trainer):
     """One step: a batch of frames (a fresh random order each epoch), MSE of the video's
-    masked subnetwork against them, one Adam step. Checkpoints are taken between epochs."""
+    masked subnetwork against them (plus ``lmbda`` x the estimated bits per pixel of what it
+    adds, with ``rate``), one Adam step. Checkpoints are taken between epochs."""
 
     def __init__(self, config: PFNRConfig, video: int, target: torch.Tensor,
                  size: tuple[int, int], tensors: dict[str, dict[str, torch.nn.Parameter]],
-                 optim: torch.optim.Optimizer, capacity: float, gen: torch.Generator) -> None:
+                 optim: torch.optim.Optimizer, capacity: float, gen: torch.Generator,
+                 rate: SubnetRate | None = None, lmbda: float = 0.0) -> None:
         self.config, self.video, self.target, (self.h, self.w) = config, video, target, size
         self.tensors, self.optim, self.capacity, self.gen = tensors, optim, capacity, gen
+        self.rate, self.lmbda = rate, lmbda
         self.count = target.shape[0]
         self.per_epoch = math.ceil(self.count / RECIPE.batch)
         self.safe_every = self.per_epoch  # checkpoints at epochs' ends
@@ -80,21 +89,30 @@ class SubnetTrainer(Trainer):
                                 .split(RECIPE.batch))
         idx = next(self.batches)
         shared, scores, own = (self.tensors[g] for g in ("shared", "scores", "own"))
-        masked = {n: p * subnet_mask(scores[n], self.capacity) for n, p in shared.items()}
+        masks = {n: subnet_mask(scores[n], self.capacity) for n in shared}
+        bpp = None
+        if self.rate is None:
+            masked = {n: p * masks[n] for n, p in shared.items()}
+        else:  # priced: noise, then straight-through on learned steps
+            mode = "ste" if at.phase == "ste" else "noise"
+            masked, own, bpp = self.rate(shared, masks, own, mode, self.gen)
         x = inputs(self.config, idx, self.count, self.video)
         pred = forward(self.config, masked, own, x)[..., : self.h, : self.w]
-        loss = F.mse_loss(pred, to_float(self.target[idx][..., : self.h, : self.w]))
+        mse = F.mse_loss(pred, to_float(self.target[idx][..., : self.h, : self.w]))
+        loss = mse if bpp is None else mse + ramp(self.lmbda, at.progress) * bpp
         self.optim.zero_grad(set_to_none=True)
         loss.backward()
         self.optim.step()
         if not at.report:
             return None
-        return {"epoch": (at.step + 1) // self.per_epoch + 1, "loss": loss.item(),
-                "psnr": -10 * math.log10(max(loss.item(), 1e-10))}
+        stats = {"epoch": (at.step + 1) // self.per_epoch + 1, "loss": loss.item(),
+                 "psnr": -10 * math.log10(max(mse.item(), 1e-10))}
+        return stats if bpp is None else {**stats, "bpp": float(bpp.detach())}
 
     def state(self) -> dict[str, Any]:
         return {**{g: {n: p.detach().clone() for n, p in v.items()}
-                   for g, v in self.tensors.items()}, "gen": self.gen.get_state()}
+                   for g, v in self.tensors.items()}, "gen": self.gen.get_state(),
+                "rate": None if self.rate is None else self.rate.state_dict()}
 
     def load(self, state: dict[str, Any]) -> None:
         with torch.no_grad():
@@ -102,14 +120,19 @@ class SubnetTrainer(Trainer):
                 for n, p in values.items():
                     p.copy_(state[group][n])
         self.gen.set_state(state["gen"])
+        if self.rate is not None:
+            self.rate.load_state_dict(state["rate"])
 
 
 def fit_video(config: PFNRConfig, library: PFNRCodec | None, frames: np.ndarray, fps, *,
               epochs: int, time_budget: float | None, capacity: float, bits: int, seed: int,
-              report: Report | None = None) -> tuple[VideoEntry, dict[str, Any]]:
+              lmbda: float = 0.0, report: Report | None = None, recipe: Recipe = RECIPE
+              ) -> tuple[VideoEntry, dict[str, Any]]:
     """Fit video ``len(library.videos)`` (or 0) of ``frames`` (T, H, W, 3) uint8 for
     ``epochs`` (or ``time_budget`` seconds), leaving every weight an earlier video uses
-    exactly as stored. Its new weights and own tensors are quantized to ``bits``."""
+    exactly as stored. Its new weights and own tensors are quantized to ``bits``; with
+    ``lmbda`` > 0 they are priced during training and stored on learned steps
+    (``codec.video.pfnr.rate``)."""
     t, h, w, _ = frames.shape
     out_h, out_w = config.out_size
     k = 0 if library is None else len(library.videos)
@@ -124,22 +147,34 @@ def fit_video(config: PFNRConfig, library: PFNRCodec | None, frames: np.ndarray,
     own = {n: torch.nn.Parameter(v) for n, v in init_tensors(config.video_shapes(), gen).items()}
     hooks = [freeze(shared[n], torch.from_numpy(used[n])) for n in shapes]
     x = pad_frames(frames, out_h, out_w)  # uint8; a batch at a time goes to float
-    optim = torch.optim.Adam([*shared.values(), *scores.values(), *own.values()], lr=RECIPE.lr,
-                             betas=(0.5, 0.999))
+    groups = [{"params": [*shared.values(), *scores.values(), *own.values()]}]
+    rate = None
+    if lmbda:
+        rate = SubnetRate({n: p.detach() for n, p in shared.items()},
+                          {n: p.detach() for n, p in own.items()},
+                          {n: torch.from_numpy(u) for n, u in used.items()}, bits, t * h * w)
+        groups += rate.parameter_groups(recipe.rate_lr)
+    optim = torch.optim.Adam(groups, lr=recipe.lr, betas=(0.5, 0.999))
     tensors = {"shared": shared, "scores": scores, "own": own}
-    trainer = SubnetTrainer(config, k, x, (h, w), tensors, optim, capacity, gen)
+    trainer = SubnetTrainer(config, k, x, (h, w), tensors, optim, capacity, gen, rate, lmbda)
     budget = Budget.of(epochs * trainer.per_epoch, time_budget)
-    result = run(trainer, budget, optim=optim, schedule=warmup_cosine(WARMUP), report=report,
-                 report_every=REPORT_EVERY, tag=f"pfnr/{k}")
+    phases = () if rate is None else (Phase("ste", 1.0 - recipe.ste_fraction),)
+    result = run(trainer, budget, optim=optim, schedule=warmup_cosine(WARMUP), phases=phases,
+                 report=report, report_every=REPORT_EVERY, tag=f"pfnr/{k}")
     for hk in hooks:
         hk.remove()
     mask = {n: top_fraction(scores[n], capacity).numpy() for n in shapes}
+    if rate is None:
+        def store(name: str, values: torch.Tensor):
+            return quantize_best(values.detach().numpy(), bits)
+    else:  # the file stores what training priced, on the learned steps
+        store = rate.store
     new = {}
     for n in shapes:
         fresh = mask[n] & ~used[n]
         if fresh.any():
-            new[n] = quantize_best(shared[n].detach().numpy()[fresh], bits)
-    own_q = {n: quantize_best(p.detach().numpy(), bits) for n, p in own.items()}
+            new[n] = store(n, shared[n].detach()[torch.from_numpy(fresh)])
+    own_q = {n: store(n, p) for n, p in own.items()}
     info = VideoInfo(w, h, t, Fraction(fps), (out_w - w, out_h - h))
     stats = {"steps": result.steps, "seconds": result.seconds,
              "new_weights": int(sum(q.symbols.size for q in new.values())),

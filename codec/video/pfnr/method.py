@@ -8,7 +8,7 @@ from typing import Any
 
 from codec.errors import InputError
 from codec.method import FitContext, Method
-from codec.options import check_bits, check_budget, parse_count, whole
+from codec.options import check_bits, check_budget, check_lmbda, parse_count, whole
 from codec.registry import register_method
 from codec.video.io import Clip
 from codec.video.pfnr.codec import PFNRCodec
@@ -27,7 +27,10 @@ class PFNROptions:
     capacity: float = 0.3
     """fraction of the shared network the video may use"""
     bits: int = 8
-    """bit depth of its new weights"""
+    """bit depth of its new weights (with --lmbda: sets their first learned steps)"""
+    lmbda: float = 0.0
+    """rate weight: loss = MSE + LMBDA x estimated bits per pixel of the weights the video
+    adds (0: distortion only; larger = smaller file)"""
 
     def __post_init__(self) -> None:
         parse_count(self.size)
@@ -36,6 +39,7 @@ class PFNROptions:
         if not 0 < self.capacity <= 1:
             raise ValueError("--capacity must be in (0, 1]")
         check_bits(self.bits)
+        check_lmbda(self.lmbda)
 
 
 @register_method
@@ -85,4 +89,5 @@ class PFNRMethod(Method):
              ctx: FitContext):
         return fit_video(config, library, clip.frames, clip.fps, epochs=int(options.epochs),
                          time_budget=options.time_budget, capacity=options.capacity,
-                         bits=options.bits, seed=ctx.seed, report=ctx.report)
+                         bits=options.bits, lmbda=options.lmbda, seed=ctx.seed,
+                         report=ctx.report)
