@@ -7,8 +7,9 @@ Layout (see codec/container/FORMAT.md, "TENSORS section"):
               u8 param dtype (1 = float16, 2 = float32), C x minimum, C x scale }
     one entropy stream with the symbols of every tensor, concatenated in order
 
-One shared table per section: callers group tensors whose symbols look alike (weights of one
-bit depth, embeddings) into one section.
+The stream has one histogram table for the whole section, or a parametric table per tensor
+(``codec.entropy`` picks the smaller): callers group tensors whose symbols look alike (weights
+of one bit depth, embeddings) into one section.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ def pack_tensors(tensors: Mapping[str, QuantizedTensor]) -> bytes:
         le = _PARAM_DTYPES[_PARAM_CODES[q.minimum.dtype]]
         out += q.minimum.astype(le).tobytes() + q.scale.astype(le).tobytes()
     symbols = [q.symbols.ravel() for q in tensors.values()]
-    out += entropy.encode(np.concatenate(symbols) if symbols else np.zeros(0, np.int64))
+    out += entropy.encode(np.concatenate(symbols) if symbols else np.zeros(0, np.int64),
+                          [s.size for s in symbols])
     total = sum(q.symbols.size for q in tensors.values())
     if total > element_limit(len(out)):
         raise ValueError(f"{total} elements in {len(out)} bytes exceed the reader's sanity limit")
@@ -63,6 +65,35 @@ def element_limit(payload_bytes: int) -> int:
 
 def unpack_tensors(payload: bytes) -> dict[str, QuantizedTensor]:
     r = ByteReader(payload, "tensors section")
+    metas, total = _read_metas(r, len(payload))
+    symbols = entropy.decode_from(r, expected_count=total)
+    r.expect_end()
+    out: dict[str, QuantizedTensor] = {}
+    pos = 0
+    for name, bits, shape, axis, minimum, scale in metas:
+        size = int(np.prod(shape, dtype=np.int64))
+        s = symbols[pos : pos + size].reshape(shape)
+        pos += size
+        q = QuantizedTensor(s, bits, axis, minimum, scale)
+        levels = q.levels() if size else s
+        if size and (levels.min() < 0 or levels.max() > (1 << bits) - 1):
+            raise ContainerError(f"tensor {name!r}: symbols outside the {bits}-bit range")
+        out[name] = q
+    return out
+
+
+def table_kind(payload: bytes) -> str:
+    """How a tensors section's stream is coded: "histogram" (one stored table), "parametric"
+    (a derived table per tensor) or "none" (empty or constant)."""
+    r = ByteReader(payload, "tensors section")
+    _read_metas(r, len(payload))
+    mode = r.u8("entropy mode")
+    return {entropy.MODE_RANS: "histogram", entropy.MODE_PARAMETRIC: "parametric"}.get(mode,
+                                                                                      "none")
+
+
+def _read_metas(r: ByteReader, payload_bytes: int) -> tuple[list, int]:
+    """The tensors' descriptions at the start of a section, and their element count."""
     count = r.uvarint("tensor count", limit=MAX_TENSORS)
     metas = []
     total = 0
@@ -81,10 +112,10 @@ def unpack_tensors(payload: bytes) -> dict[str, QuantizedTensor]:
         size = int(np.prod(shape, dtype=object))
         total += size
         if total > min(
-            entropy.MAX_SYMBOLS, max(MIN_ELEMENT_LIMIT, ELEMENTS_PER_BYTE * len(payload))
+            entropy.MAX_SYMBOLS, max(MIN_ELEMENT_LIMIT, ELEMENTS_PER_BYTE * payload_bytes)
         ):
             raise ContainerError(
-                f"tensors section: {total} elements is implausible for {len(payload)} bytes"
+                f"tensors section: {total} elements is implausible for {payload_bytes} bytes"
             )
         axis = r.u8("axis")
         if axis != NO_AXIS and axis >= ndim:
@@ -102,26 +133,14 @@ def unpack_tensors(payload: bytes) -> dict[str, QuantizedTensor]:
         if any(m[0] == name for m in metas):
             raise ContainerError(f"tensors section: duplicate tensor name {name!r}")
         metas.append((name, bits, shape, None if axis == NO_AXIS else axis, minimum, scale))
-    symbols = entropy.decode_from(r, expected_count=total)
-    r.expect_end()
-    out: dict[str, QuantizedTensor] = {}
-    pos = 0
-    for name, bits, shape, axis, minimum, scale in metas:
-        size = int(np.prod(shape, dtype=np.int64))
-        s = symbols[pos : pos + size].reshape(shape)
-        pos += size
-        q = QuantizedTensor(s, bits, axis, minimum, scale)
-        levels = q.levels() if size else s
-        if size and (levels.min() < 0 or levels.max() > (1 << bits) - 1):
-            raise ContainerError(f"tensor {name!r}: symbols outside the {bits}-bit range")
-        out[name] = q
-    return out
+    return metas, total
 
 
 def section_split(reader) -> list[dict]:
     """Each section of an open container (``ContainerReader``): name, kind, bytes in the file
-    and, for tensors sections, the values stored and bits per stored value (section bytes,
-    tables and quantization parameters included, x 8 / values)."""
+    and, for tensors sections, the values stored, bits per stored value (section bytes,
+    tables and quantization parameters included, x 8 / values) and the kind of entropy
+    tables (:func:`table_kind`)."""
     out = []
     for s in reader.sections:
         row = {"name": s.name, "kind": s.kind_name, "bytes": s.frame_bytes}
@@ -129,5 +148,6 @@ def section_split(reader) -> list[dict]:
             values = sum(q.symbols.size for q in unpack_tensors(reader.read(s.name)).values())
             row["values"] = int(values)
             row["bits_per_value"] = 8 * s.frame_bytes / values if values else None
+            row["tables"] = table_kind(reader.read(s.name))
         out.append(row)
     return out

@@ -87,3 +87,16 @@ def test_surface_golden_meshes_as_expected(path):
     assert np.array_equal(f, expected["triangles"])
     # the neural fields are float maths: allow last-bit differences across CPUs
     assert np.allclose(v, expected["vertices"], atol=1e-5)
+
+
+def test_current_golden_files_hold_parametric_tables():
+    """Format 2.0's addition (entropy stream mode 3) is in its golden files, so a reader that
+    broke it would fail here."""
+    from codec.tensorpack import section_split
+
+    kinds = set()
+    for path in GOLDEN_FILES:
+        if path.name.endswith(f"-v{VERSION[0]}.{VERSION[1]}.nirc"):
+            with ContainerReader(path) as r:
+                kinds |= {s.get("tables") for s in section_split(r)}
+    assert {"parametric", "histogram"} <= kinds

@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", default="0.3M", help="pfnr shared network size")
     ap.add_argument("--capacity", type=float, default=0.3)
     ap.add_argument("--epochs", type=int, default=60, help="for pfnr and hnerv alike")
-    ap.add_argument("--hnerv-sizes", default="0.03M,0.06M")
+    ap.add_argument("--lmbda", type=float, default=0.0, help="pfnr rate weight")
+    ap.add_argument("--hnerv-sizes", default="0.03M,0.06M", help="'' skips the HNeRV ladder")
     ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
     out = Path(args.out)
@@ -51,14 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     for k, (start, seg) in enumerate(zip(starts, segments, strict=True)):
         # the same frames as ``seg``, read from the file by the library encode and appends
         frames = {"start": start, "max_frames": args.frames, "resize": args.resize,
-                  "epochs": args.epochs, "capacity": args.capacity}
+                  "epochs": args.epochs, "capacity": args.capacity, "lmbda": args.lmbda}
         if k == 0:
             res = encode_video(args.input, lib, model="pfnr", size=args.size, **frames)
         else:
             res = append_video(lib, args.input, **frames)
         first = psnr_per_frame(segments[0].frames, decode_video(lib, video=0)).mean()
         ladder = []
-        for size in args.hnerv_sizes.split(","):
+        for size in filter(None, args.hnerv_sizes.split(",")):
             h = encode_clip(seg, out / f"hnerv-{k}-{size}.nirc", size=size, epochs=args.epochs)
             ladder.append((h.bytes, h.psnr, h.encode_seconds))
         rows.append({"video": k, "bytes": res.bytes, "psnr": res.psnr,
@@ -69,14 +70,15 @@ def main(argv: list[str] | None = None) -> int:
     t, h, w = args.frames, *segments[0].frames.shape[1:3]
     print(f"\n{args.input} at {w}x{h}: {len(segments)} segments of {t} frames "
           f"(starts {args.starts}); --epochs {args.epochs}; pfnr --size {args.size} "
-          f"--capacity {args.capacity}; {platform.machine()}, {os.cpu_count()} CPU threads\n")
+          f"--capacity {args.capacity} --lmbda {args.lmbda}; {platform.machine()}, "
+          f"{os.cpu_count()} CPU threads\n")
     print("| video | pfnr bytes added to the file | bpp | PSNR dB | new / reused weights | "
           "encode s | video 0 PSNR after this append | HNeRV ladder (bytes / dB / s) | "
           "HNeRV bytes at equal PSNR (interpolated) |")
     print("|---|---:|---:|---:|---:|---:|---:|---|---:|")
     total_h = 0.0
     for r in rows:
-        at = _bytes_at(r["hnerv"], r["psnr"])
+        at = _bytes_at(r["hnerv"], r["psnr"]) if r["hnerv"] else None
         total_h = total_h + at if at is not None and total_h is not None else None
         ladder = ", ".join(f"{b:,} / {p:.2f} / {s:.0f}" for b, p, s in r["hnerv"])
         print(f"| {r['video']} | {r['bytes']:,} | {8 * r['bytes'] / (t * w * h):.4f} | "

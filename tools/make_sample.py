@@ -2,7 +2,7 @@
 
 python tools/make_sample.py            # assets/sample.nirc
 python tools/make_sample.py --cloud    # assets/sample_cloud.ply (points on a trefoil tube)
-python tools/make_sample.py --golden   # tests/golden/tensors-v1.0.nirc + .json (only when
+python tools/make_sample.py --golden   # tests/golden/*-vMAJOR.MINOR.nirc (only when
                                        # the container version changes: golden files are
                                        # never regenerated for an existing version)
 """

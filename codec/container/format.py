@@ -12,7 +12,8 @@ from typing import Any
 
 MAGIC = b"\x89NIRC\r\n\x1a"
 END_MAGIC = b"NIRC"
-VERSION = (1, 0)  # (major, minor); bump minor for compatible additions, major otherwise
+VERSION = (2, 0)  # (major, minor) written; bump minor for compatible additions, major otherwise
+READABLE_MAJORS = (1, 2)  # 2.0 added parametric entropy tables (entropy stream mode 3)
 
 PREAMBLE = struct.Struct("<8sBBHII")  # magic, major, minor, codec id, header length, header CRC
 TRAILER = struct.Struct("<QI4s")  # TOC offset, TOC CRC, end magic

@@ -20,8 +20,8 @@ from codec.container.format import (
     MAX_TOC_BYTES,
     OPTIONAL_KIND_BIT,
     PREAMBLE,
+    READABLE_MAJORS,
     TRAILER,
-    VERSION,
     SectionKind,
 )
 from codec.errors import ContainerError
@@ -129,10 +129,11 @@ class ContainerReader:
         if size < _MIN_SIZE:
             raise ContainerError(f"{self.name}: truncated ({size} bytes)")
         _, major, minor, codec_id, head_len, head_crc = PREAMBLE.unpack(pre)
-        if major != VERSION[0]:
+        if major not in READABLE_MAJORS:
             raise ContainerError(
                 f"{self.name}: container format {major}.{minor} is not supported by this "
-                f"nircodec (it reads {VERSION[0]}.x); upgrade nircodec"
+                f"nircodec (it reads {' and '.join(f'{m}.x' for m in READABLE_MAJORS)}); "
+                "upgrade nircodec"
             )
         self.version = (major, minor)
         self.codec_id = codec_id

@@ -51,9 +51,10 @@ def encode_group(config: NirvanaConfig, symbols: dict[str, np.ndarray], steps: d
     """The payload of one group: residual when allowed (``previous`` given, same steps, not
     ``intra``) and smaller than intra."""
     flat, step_list = group_state(config, symbols, steps)
-    best = (MODE_INTRA, entropy.encode(flat))
+    sizes = [math.prod(s) for s in config.param_shapes().values()]  # a table each may pay
+    best = (MODE_INTRA, entropy.encode(flat, sizes))
     if previous is not None and not intra and previous[1] == step_list:
-        residual = entropy.encode(flat - previous[0])
+        residual = entropy.encode(flat - previous[0], sizes)
         if len(residual) < len(best[1]):
             best = (MODE_RESIDUAL, residual)
     return bytes([best[0]]) + struct.pack(f"<{len(step_list)}f", *step_list) + best[1]

@@ -1,13 +1,21 @@
-"""Entropy coding: integers in, bytes out (static histogram model + compressai's rANS).
+"""Entropy coding: integers in, bytes out (static order-0 models + compressai's rANS).
 
-A stream is self-contained: it carries its own integer frequency table, so a decoder never
-rebuilds probabilities from floats. Layout (all varints are LEB128, ``s`` = zigzag signed):
+A stream is self-contained: it carries its own integer frequency table, or the integer
+parameters of one (``codec.entropy.parametric``), so a decoder never rebuilds probabilities
+from floats. Layout (all varints are LEB128, ``s`` = zigzag signed):
 
-    u8 mode            0 = empty, 1 = constant, 2 = rANS
+    u8 mode            0 = empty, 1 = constant, 2 = rANS with a histogram table,
+                       3 = rANS with parametric tables, one per segment
     mode 1:            uvarint n, svarint value
     mode 2:            uvarint n, svarint lo, uvarint N, u8 k, table, uvarint e,
                        e x svarint escapes, packed k-bit low parts, ceil(n / CHUNK) x
                        (uvarint length, rANS bytes); no chunks when one frequency is the total
+    mode 3:            uvarint n, uvarint S, S x (uvarint count, svarint lo, uvarint width,
+                       uvarint center, u16 ratio), ceil(c / CHUNK) x (uvarint length, rANS
+                       bytes) over the c symbols of segments wider than one value
+
+The encoder writes whichever of modes 2 and 3 is smaller; callers may name segments (e.g.
+the tensors of a section), each of which then gets a table of its own in mode 3.
 
 The table holds N+1 frequencies summing to 2**PRECISION: N table symbols and one escape symbol.
 A value v with 0 <= v - lo < N << k is coded as table symbol (v - lo) >> k plus its k low bits
@@ -31,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from codec.binio import ByteReader, write_svarint, write_uvarint
+from codec.entropy.parametric import MAX_RATIO, MAX_WIDTH, fit_laplace, laplace_frequencies
 from codec.errors import EntropyError
 
 PRECISION = 16
@@ -41,7 +50,9 @@ MAX_TABLE = 1 << 12  # regular symbols in one table window
 MAX_SYMBOLS = 1 << 25  # per stream; larger inputs are split by the caller
 MAX_ABS_VALUE = (1 << 31) - 1
 
-MODE_EMPTY, MODE_CONSTANT, MODE_RANS = 0, 1, 2
+MAX_SEGMENTS = 4096  # parametric tables in one stream
+
+MODE_EMPTY, MODE_CONSTANT, MODE_RANS, MODE_PARAMETRIC = 0, 1, 2, 3
 TABLE_VARINT, TABLE_ZLIB = 0, 1
 
 
@@ -65,21 +76,43 @@ def empirical_entropy_bits(symbols: np.ndarray) -> float:
     return float(-(counts * np.log2(p)).sum())
 
 
-def encode(symbols: np.ndarray) -> bytes:
-    """Code an integer array (any shape, flattened in C order) into a self-contained stream."""
-    return encode_with_stats(symbols)[0]
+def encode(symbols: np.ndarray, segments: list[int] | None = None) -> bytes:
+    """Code an integer array (any shape, flattened in C order) into a self-contained stream.
+    ``segments``: lengths of consecutive runs of the symbols (summing to their count) that
+    may each get a table of their own."""
+    return encode_with_stats(symbols, segments)[0]
 
 
-def encode_with_stats(symbols: np.ndarray) -> tuple[bytes, CodingStats]:
+def encode_with_stats(symbols: np.ndarray, segments: list[int] | None = None
+                      ) -> tuple[bytes, CodingStats]:
+    """:func:`encode` and its byte accounting: the smaller of a histogram-table stream and a
+    parametric-tables stream."""
     x = _as_symbols(symbols)
     n = int(x.size)
+    lengths = [n] if segments is None else [int(c) for c in segments]
+    if sum(lengths) != n or min(lengths, default=0) < 0:
+        raise ValueError(f"segments must be {n} symbols in all, got {sum(lengths)}")
     if n == 0:
         return bytes([MODE_EMPTY]), CodingStats(0, 1, 0, 0, 0)
     values, counts = np.unique(x, return_counts=True)
     if values.size == 1:
         out = bytes([MODE_CONSTANT]) + write_uvarint(n) + write_svarint(int(values[0]))
         return out, CodingStats(n, len(out), 0, 0, 0)
+    best = _encode_histogram(x, values, counts)
+    lengths = [c for c in lengths if c]
+    if len(lengths) > MAX_SEGMENTS:
+        lengths = [n]
+    for option in ([lengths] if len(lengths) == 1 else [lengths, [n]]):
+        coded = _encode_parametric(x, option)
+        if coded is not None and coded[1].total_bytes < best[1].total_bytes:
+            best = coded
+    return best
 
+
+def _encode_histogram(x: np.ndarray, values: np.ndarray, counts: np.ndarray
+                      ) -> tuple[bytes, CodingStats]:
+    """Mode 2: one table built from the symbols' histogram."""
+    n = int(x.size)
     lo, shift, width = _choose_layout(values, counts)
     rel = x - lo
     in_window = (rel >= 0) & (rel < (width << shift))
@@ -99,11 +132,46 @@ def encode_with_stats(symbols: np.ndarray) -> tuple[bytes, CodingStats]:
     cdf = _cdf_for_compressai(freqs)
     payload = bytearray()
     for start in range(0, n if freqs.max() < TOTAL else 0, CHUNK):
-        chunk = _rans_encode(idx[start : start + CHUNK], freqs, cdf)
+        part = idx[start : start + CHUNK]
+        chunk = _rans_encode(part, np.zeros(part.size, np.int64), [cdf], int(np.argmax(freqs)))
         payload += write_uvarint(len(chunk)) + chunk
     out = head + table + bytes(esc) + bytes(payload)
     stats = CodingStats(n, len(out), len(head) + len(table), len(esc), len(payload))
     return out, stats
+
+
+def _encode_parametric(x: np.ndarray, lengths: list[int]) -> tuple[bytes, CodingStats] | None:
+    """Mode 3: a discrete Laplace table per segment (each segment's window spans its values);
+    None when a segment spans more than MAX_WIDTH values."""
+    n = int(x.size)
+    head = bytearray([MODE_PARAMETRIC]) + write_uvarint(n) + write_uvarint(len(lengths))
+    cdfs, centers, coded, tables = [], [], [], []
+    start = 0
+    for count in lengths:
+        seg = x[start : start + count]
+        start += count
+        lo = int(seg.min())
+        width = int(seg.max()) - lo + 1
+        if width > MAX_WIDTH:
+            return None
+        center, ratio = 0, 1  # a one-value window codes nothing
+        if width > 1:
+            center, ratio, _ = fit_laplace(np.bincount(seg - lo, minlength=width))
+            cdfs.append(_cdf_for_compressai(laplace_frequencies(width, center, ratio)))
+            centers.append(center)
+            coded.append(seg - lo)
+            tables.append(np.full(count, len(cdfs) - 1, np.int64))
+        head += (write_uvarint(count) + write_svarint(lo) + write_uvarint(width)
+                 + write_uvarint(center) + ratio.to_bytes(2, "little"))
+    payload = bytearray()
+    if coded:
+        rel, idx = np.concatenate(coded), np.concatenate(tables)
+        for s in range(0, rel.size, CHUNK):
+            part = idx[s : s + CHUNK]
+            chunk = _rans_encode(rel[s : s + CHUNK], part, cdfs, centers[int(part[-1])])
+            payload += write_uvarint(len(chunk)) + chunk
+    out = bytes(head) + bytes(payload)
+    return out, CodingStats(n, len(out), len(head), 0, len(payload))
 
 
 def decode(data: bytes, expected_count: int | None = None) -> np.ndarray:
@@ -121,13 +189,15 @@ def decode_from(reader: ByteReader, expected_count: int | None = None) -> np.nda
         n = 0
         _check_count(n, expected_count)
         return np.zeros(0, dtype=np.int64)
-    if mode not in (MODE_CONSTANT, MODE_RANS):
+    if mode not in (MODE_CONSTANT, MODE_RANS, MODE_PARAMETRIC):
         raise EntropyError(f"entropy stream: unknown mode {mode}")
     n = reader.uvarint("symbol count", limit=MAX_SYMBOLS)
     _check_count(n, expected_count)
     if mode == MODE_CONSTANT:
         value = reader.svarint("constant value", limit=MAX_ABS_VALUE)
         return np.full(n, value, dtype=np.int64)
+    if mode == MODE_PARAMETRIC:
+        return _decode_parametric(reader, n)
 
     lo = reader.svarint("window start", limit=MAX_ABS_VALUE)
     width = reader.uvarint("window size", limit=MAX_TABLE)
@@ -156,7 +226,9 @@ def decode_from(reader: ByteReader, expected_count: int | None = None) -> np.nda
     for k in range(n_chunks):
         m = min(CHUNK, n - k * CHUNK)
         length = reader.uvarint("chunk length", limit=reader.remaining)
-        out[k * CHUNK : k * CHUNK + m] = _rans_decode(reader.bytes(length, "rANS chunk"), m, cdf)
+        out[k * CHUNK : k * CHUNK + m] = _rans_decode(
+            reader.bytes(length, "rANS chunk"), np.zeros(m, np.int64), [cdf],
+            int(np.argmax(freqs)))
     esc_pos = np.flatnonzero(out == width)
     if esc_pos.size != n_esc:
         raise EntropyError(
@@ -166,6 +238,47 @@ def decode_from(reader: ByteReader, expected_count: int | None = None) -> np.nda
     out[inside] = lo + ((out[inside] << shift) | low)
     if n_esc:
         out[esc_pos] = np.asarray(escapes, dtype=np.int64)
+    return out
+
+
+def _decode_parametric(reader: ByteReader, n: int) -> np.ndarray:
+    """Mode 3 after its symbol count (see :func:`_encode_parametric`)."""
+    count = reader.uvarint("segment count", limit=min(MAX_SEGMENTS, n))
+    if count < 1:
+        raise EntropyError("entropy stream: no segments")
+    los, lengths, tables, cdfs, centers = [], [], [], [], []
+    total = 0
+    for _ in range(count):
+        length = reader.uvarint("segment length", limit=n - total)
+        lo = reader.svarint("segment start", limit=MAX_ABS_VALUE)
+        width = reader.uvarint("segment width", limit=MAX_WIDTH)
+        center = reader.uvarint("segment center", limit=MAX_WIDTH)
+        ratio = int.from_bytes(reader.bytes(2, "segment ratio"), "little")
+        if (length < 1 or width < 1 or center >= width or not 1 <= ratio <= MAX_RATIO
+                or lo + width - 1 > MAX_ABS_VALUE):
+            raise EntropyError(f"entropy stream: bad segment (length {length}, width {width}, "
+                               f"center {center}, ratio {ratio})")
+        total += length
+        los.append(lo)
+        lengths.append(length)
+        if width > 1:
+            cdfs.append(_cdf_for_compressai(laplace_frequencies(width, center, ratio)))
+            centers.append(center)
+        tables.append(len(cdfs) - 1 if width > 1 else -1)
+    if total != n:
+        raise EntropyError(f"entropy stream: segments hold {total} symbols, not {n}")
+    lengths_a, tables_a = np.asarray(lengths), np.asarray(tables)
+    n_coded = int(lengths_a[tables_a >= 0].sum())
+    if -(-n_coded // CHUNK) > reader.remaining:
+        raise EntropyError("entropy stream: symbol count is too large for the stream length")
+    out = np.repeat(np.asarray(los, np.int64), lengths_a)
+    idx = np.repeat(tables_a, lengths_a)
+    coded = np.flatnonzero(idx >= 0)
+    for s in range(0, n_coded, CHUNK):
+        part = idx[coded[s : s + CHUNK]]
+        length = reader.uvarint("chunk length", limit=reader.remaining)
+        out[coded[s : s + CHUNK]] += _rans_decode(reader.bytes(length, "rANS chunk"), part,
+                                                  cdfs, centers[int(part[-1])])
     return out
 
 
@@ -351,20 +464,30 @@ def _ans():
     return compressai.ans  # pragma: no cover
 
 
-def _rans_encode(idx: np.ndarray, freqs: np.ndarray, cdf: list[int]) -> bytes:
-    # compressai's encoder buffers one 32-bit word per symbol and its flush adds two: with fewer
-    # than ~6 symbols it writes past the buffer. Short chunks are padded with the most frequent
-    # symbol (the decoder drops the padding).
-    if idx.size < MIN_CODED:
-        idx = np.concatenate([idx, np.full(MIN_CODED - idx.size, int(np.argmax(freqs)))])
-    n = int(idx.size)
-    return _ans().RansEncoder().encode_with_indexes(idx.tolist(), [0] * n, [cdf], [len(cdf)], [0])
+def _pad(symbols: np.ndarray, tables: np.ndarray, pad: int) -> tuple[list, list]:
+    """compressai's encoder buffers one 32-bit word per symbol and its flush adds two: with
+    fewer than ~6 symbols it writes past the buffer. Short chunks are padded to MIN_CODED with
+    symbol ``pad`` under the last symbol's table (the decoder drops the padding)."""
+    extra = max(0, MIN_CODED - symbols.size)
+    return ([*symbols.tolist(), *[pad] * extra],
+            [*tables.tolist(), *[int(tables[-1])] * extra])
 
 
-def _rans_decode(chunk: bytes, n: int, cdf: list[int]) -> np.ndarray:
-    coded = max(n, MIN_CODED)
+def _rans_encode(symbols: np.ndarray, tables: np.ndarray, cdfs: list[list[int]], pad: int
+                 ) -> bytes:
+    """One chunk: ``symbols[i]`` coded with ``cdfs[tables[i]]``."""
+    sym, idx = _pad(symbols, tables, pad)
+    return _ans().RansEncoder().encode_with_indexes(sym, idx, cdfs, [len(c) for c in cdfs],
+                                                    [0] * len(cdfs))
+
+
+def _rans_decode(chunk: bytes, tables: np.ndarray, cdfs: list[list[int]], pad: int
+                 ) -> np.ndarray:
+    """Inverse of :func:`_rans_encode` for ``tables.size`` symbols."""
+    _, idx = _pad(tables, tables, pad)
     # The decoder reads at most one 32-bit word a symbol past its 8-byte state; zero padding
     # keeps a corrupt chunk inside the buffer.
-    padded = chunk + bytes(4 * coded + 16)
-    out = _ans().RansDecoder().decode_with_indexes(padded, [0] * coded, [cdf], [len(cdf)], [0])
-    return np.asarray(out[:n], dtype=np.int64)
+    padded = chunk + bytes(4 * len(idx) + 16)
+    out = _ans().RansDecoder().decode_with_indexes(padded, idx, cdfs, [len(c) for c in cdfs],
+                                                   [0] * len(cdfs))
+    return np.asarray(out[: tables.size], dtype=np.int64)
