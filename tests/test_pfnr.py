@@ -202,3 +202,32 @@ def test_cli_encode_append_decode(tiny_clip, tmp_path):
     assert len(list((tmp_path / "f").iterdir())) == 8
     r = run_cli("encode", str(tiny_clip), "-o", str(tmp_path / "x.nirc"), "--capacity", "0.3")
     assert r.returncode == 1 and "--model pfnr" in r.stderr
+
+
+def test_kernel_masks_select_whole_kernels_and_cost_fewer_bits(tiny_clip, tmp_path):
+    """--mask kernel (the default) keeps or drops each 3x3 kernel whole, in every video's mask
+    and in what the file decodes; the mask section is smaller than per-weight
+    masks of the same network; --mask weight still works."""
+    from codec.api import append_video, encode_video
+    from codec.container import ContainerReader
+    from codec.video.pfnr.codec import PFNRCodec
+    from codec.video.pfnr.network import expand_mask, unit_of
+
+    mask_bytes = {}
+    for unit in ("kernel", "weight"):
+        path = tmp_path / f"{unit}.nirc"
+        encode_video(tiny_clip, path, model="pfnr", size="20k", epochs=2, mask=unit, seed=1)
+        append_video(path, tiny_clip, start=2, epochs=2, seed=1)
+        with ContainerReader(path) as r:
+            lib = PFNRCodec.from_container(r)
+            mask_bytes[unit] = r.info("v0.mask").frame_bytes
+        assert lib.config.mask_unit == unit
+        units = lib.config.unit_shapes()
+        for video in lib.videos:
+            for n, m in video.mask.items():
+                whole = np.array_equal(expand_mask(unit_of(m, units[n]), m.shape), m)
+                assert whole, n
+                conv = n.startswith("block")  # the FSO's tensors are masked per weight
+                assert units[n] == (m.shape[:2] if unit == "kernel" and conv else m.shape)
+    # this tiny network's stem (masked per weight either way) holds much of it
+    assert mask_bytes["kernel"] < 0.7 * mask_bytes["weight"], mask_bytes

@@ -33,7 +33,14 @@ from codec.quant import QuantizedTensor, quantize_best
 from codec.registry import config_from_dict, register
 from codec.tensorpack import pack_tensors, unpack_tensors
 from codec.video.meta import VideoInfo
-from codec.video.pfnr.network import PFNRConfig, forward, init_tensors, inputs
+from codec.video.pfnr.network import (
+    PFNRConfig,
+    expand_mask,
+    forward,
+    init_tensors,
+    inputs,
+    unit_of,
+)
 from codec.video.pfnr.subnet import decode_mask, encode_mask, top_fraction
 
 
@@ -47,11 +54,14 @@ class VideoEntry:
     new: dict[str, QuantizedTensor]  # 1-D values at mask & ~earlier masks
     own: dict[str, QuantizedTensor]
 
-    def sections(self, k: int, used: dict[str, np.ndarray], names: Sequence[str]
+    def sections(self, k: int, used: dict[str, np.ndarray], units: dict[str, tuple[int, ...]]
                  ) -> list[Section]:
+        """The video's sections, as video ``k`` after the videos whose masks' union is
+        ``used``; ``units``: the masks' unit shapes (``PFNRConfig.unit_shapes``)."""
         meta = {**{key: v for key, v in self.info.to_dict().items() if key != "pix_fmt"},
                 "capacity": self.capacity}
-        masks = b"".join(_framed(encode_mask(self.mask[n], used[n])) for n in names)
+        masks = b"".join(_framed(encode_mask(unit_of(self.mask[n], u), unit_of(used[n], u)))
+                         for n, u in units.items())
         return [Section(SectionKind.META, f"v{k}.meta", canonical_json(meta)),
                 Section(SectionKind.BLOB, f"v{k}.mask", masks),
                 Section(SectionKind.TENSORS, f"v{k}.new", pack_tensors(self.new)),
@@ -92,7 +102,7 @@ class PFNRCodec:
         used = {n: np.zeros(s, bool) for n, s in self.config.shared_shapes().items()}
         sections = []
         for k, v in enumerate(self.videos):
-            sections += v.sections(k, used, names)
+            sections += v.sections(k, used, self.config.unit_shapes())
             used = {n: used[n] | v.mask[n] for n in names}
         return header, sections
 
@@ -117,7 +127,8 @@ class PFNRCodec:
             capacity = meta.get("capacity")
             if not isinstance(capacity, (int, float)) or not 0 < capacity <= 1:
                 raise ContainerError(f"pfnr: v{k}.meta needs a capacity in (0, 1]")
-            mask = _read_masks(reader.read(f"v{k}.mask", SectionKind.BLOB), used, f"v{k}.mask")
+            mask = _read_masks(reader.read(f"v{k}.mask", SectionKind.BLOB), used,
+                               config.unit_shapes(), f"v{k}.mask")
             new = unpack_tensors(reader.read(f"v{k}.new", SectionKind.TENSORS))
             own = unpack_tensors(reader.read(f"v{k}.own", SectionKind.TENSORS))
             for n, m in mask.items():
@@ -135,14 +146,15 @@ class PFNRCodec:
     def example(cls) -> PFNRCodec:
         config = PFNRConfig(embed_hw=[1, 2], strides=[2, 2], channels=4, min_channels=2,
                             stem_width=4, frame_levels=2, video_levels=1, fso_block=1,
-                            fso_modes=1)
+                            fso_modes=1, mask_unit="kernel")
         gen = torch.Generator().manual_seed(0)
         shared = init_tensors(config.shared_shapes(), gen)
         used = {n: np.zeros(w.shape, bool) for n, w in shared.items()}
         videos = []
         for k in range(2):
-            scores = {n: torch.randn(w.shape, generator=gen) for n, w in shared.items()}
-            mask = {n: top_fraction(s, 0.5).numpy() for n, s in scores.items()}
+            scores = {n: torch.randn(u, generator=gen) for n, u in config.unit_shapes().items()}
+            mask = {n: expand_mask(top_fraction(scores[n], 0.5).numpy(), w.shape)
+                    for n, w in shared.items()}
             new = {n: quantize_best(w.numpy()[mask[n] & ~used[n]], 8) for n, w in shared.items()
                    if (mask[n] & ~used[n]).any()}
             own = {n: quantize_best(v.numpy() + 0.01, 8)
@@ -211,11 +223,13 @@ def known_weights(config: PFNRConfig, videos: Sequence[VideoEntry]
     return dense, used
 
 
-def _read_masks(payload: bytes, used: dict[str, np.ndarray], what: str) -> dict[str, np.ndarray]:
+def _read_masks(payload: bytes, used: dict[str, np.ndarray], units: dict[str, tuple[int, ...]],
+                what: str) -> dict[str, np.ndarray]:
     r = ByteReader(payload, what)
     out = {}
     for n, u in used.items():
         size = r.uvarint("mask length", limit=r.remaining)
-        out[n] = decode_mask(r.bytes(size, "mask"), u, f"{what} ({n})")
+        unit = decode_mask(r.bytes(size, "mask"), unit_of(u, units[n]), f"{what} ({n})")
+        out[n] = expand_mask(unit, u.shape)
     r.expect_end()
     return out

@@ -22,7 +22,7 @@ from codec.video.frames import pad_frames, to_float
 from codec.video.hnerv.network import plan_strides
 from codec.video.meta import VideoInfo
 from codec.video.pfnr.codec import PFNRCodec, VideoEntry, known_weights
-from codec.video.pfnr.network import PFNRConfig, forward, init_tensors, inputs
+from codec.video.pfnr.network import PFNRConfig, expand_mask, forward, init_tensors, inputs
 from codec.video.pfnr.rate import SubnetRate
 from codec.video.pfnr.subnet import freeze, subnet_mask, top_fraction
 
@@ -46,7 +46,8 @@ WARMUP = 0.1
 REPORT_EVERY = 5  # steps between progress reports
 
 
-def plan_config(width: int, height: int, target: int) -> PFNRConfig:
+def plan_config(width: int, height: int, target: int, mask_unit: str = "weight"
+                ) -> PFNRConfig:
     """Strides and stem size as HNeRV plans them for this frame, and the widest network whose
     shared tensors hold at most ``target`` weights (each video uses ``capacity`` of them)."""
     strides, embed_hw = plan_strides(width, height, target)
@@ -57,7 +58,8 @@ def plan_config(width: int, height: int, target: int) -> PFNRConfig:
     for c in range(8, 257, 4):
         for stem in (32, 64, 128):
             cfg = PFNRConfig(embed_hw=embed_hw, strides=strides, channels=c, stem_width=stem,
-                             fso_block=fso, fso_modes=max(1, min(4, fh // 2, fw // 2 + 1)))
+                             fso_block=fso, fso_modes=max(1, min(4, fh // 2, fw // 2 + 1)),
+                             mask_unit=mask_unit)
             n = sum(math.prod(s) for s in cfg.shared_shapes().values())
             if n <= target and (best is None or n > best[0]):
                 best = (n, cfg)
@@ -89,7 +91,8 @@ class SubnetTrainer(Trainer):
                                 .split(RECIPE.batch))
         idx = next(self.batches)
         shared, scores, own = (self.tensors[g] for g in ("shared", "scores", "own"))
-        masks = {n: subnet_mask(scores[n], self.capacity) for n in shared}
+        masks = {n: expand_mask(subnet_mask(scores[n], self.capacity), p.shape)
+                 for n, p in shared.items()}
         bpp = None
         if self.rate is None:
             masked = {n: p * masks[n] for n, p in shared.items()}
@@ -143,7 +146,8 @@ def fit_video(config: PFNRConfig, library: PFNRCodec | None, frames: np.ndarray,
     shared = {n: torch.nn.Parameter(torch.where(torch.from_numpy(used[n]),
                                                 torch.from_numpy(known[n]), init[n]))
               for n in shapes}
-    scores = {n: torch.nn.Parameter(torch.randn(s, generator=gen)) for n, s in shapes.items()}
+    scores = {n: torch.nn.Parameter(torch.randn(s, generator=gen))
+              for n, s in config.unit_shapes().items()}
     own = {n: torch.nn.Parameter(v) for n, v in init_tensors(config.video_shapes(), gen).items()}
     hooks = [freeze(shared[n], torch.from_numpy(used[n])) for n in shapes]
     x = pad_frames(frames, out_h, out_w)  # uint8; a batch at a time goes to float
@@ -163,7 +167,8 @@ def fit_video(config: PFNRConfig, library: PFNRCodec | None, frames: np.ndarray,
                  report=report, report_every=REPORT_EVERY, tag=f"pfnr/{k}")
     for hk in hooks:
         hk.remove()
-    mask = {n: top_fraction(scores[n], capacity).numpy() for n in shapes}
+    mask = {n: expand_mask(top_fraction(scores[n], capacity).numpy(), s)
+            for n, s in shapes.items()}
     if rate is None:
         def store(name: str, values: torch.Tensor):
             return quantize_best(values.detach().numpy(), bits)

@@ -4,7 +4,7 @@ how an encode plans a library and fits its first video, or fits the next video o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from codec.errors import InputError
 from codec.method import FitContext, Method
@@ -26,6 +26,9 @@ class PFNROptions:
     """train for this long (seconds) instead of a number of epochs"""
     capacity: float = 0.3
     """fraction of the shared network the video may use"""
+    mask: Literal["kernel", "weight"] = "kernel"
+    """what one mask bit selects in the conv blocks: a 3x3 kernel (9x fewer mask bits) or a
+    weight (a new library only: appends keep the library's)"""
     bits: int = 8
     """bit depth of its new weights (with --lmbda: sets their first learned steps)"""
     lmbda: float = 0.0
@@ -57,7 +60,7 @@ class PFNRMethod(Method):
 
     def plan(self, shape: tuple[int, ...], options: PFNROptions) -> PFNRConfig:
         _, height, width = shape
-        return plan_config(width, height, parse_count(options.size))
+        return plan_config(width, height, parse_count(options.size), options.mask)
 
     def coded_frames(self, frames: int, options: PFNROptions) -> None:
         return None  # the network is shared by the videos appended later
@@ -79,8 +82,7 @@ class PFNRMethod(Method):
                              f"is {w}x{h} (use --resize {first.width}x{first.height})")
         entry, stats = self._fit(library.config, library, clip, options, ctx)
         index = len(library.videos)
-        sections = entry.sections(index, library.known()[1],
-                                  list(library.config.shared_shapes()))
+        sections = entry.sections(index, library.known()[1], library.config.unit_shapes())
         codec = PFNRCodec(library.config, [*library.videos, entry])
         return codec, sections, {**stats, "video": index, "params": stats["new_weights"]}
 

@@ -19,8 +19,29 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+
+MASK_UNITS = ("weight", "kernel")
+
+
+def expand_mask(mask, shape: tuple[int, ...]):
+    """A mask over units (``PFNRConfig.unit_shapes``) as a mask over the weights of a tensor
+    of ``shape`` (numpy or torch; a copy with kernel units)."""
+    if tuple(mask.shape) == tuple(shape):
+        return mask
+    ones = (1,) * (len(shape) - mask.ndim)
+    full = mask.reshape(*mask.shape, *ones)
+    if isinstance(mask, torch.Tensor):
+        return full.expand(shape)
+    return np.broadcast_to(full, shape).copy()
+
+
+def unit_of(mask, unit_shape: tuple[int, ...]):
+    """Inverse of :func:`expand_mask`: one value per unit (the first weight of each)."""
+    index = tuple(slice(None) if i < len(unit_shape) else 0 for i in range(mask.ndim))
+    return mask[index]
 
 
 @dataclass(frozen=True)
@@ -43,8 +64,14 @@ class PFNRConfig:
     2 rows high."""
     fso_modes: int = 4
     """m: kept modes along each axis."""
+    mask_unit: str = "weight"
+    """What one mask bit selects in the 3×3 conv blocks: one "weight", or one "kernel" (all 9
+    weights from one input channel to one output channel: 9× fewer mask bits). Other shared
+    tensors are masked per weight."""
 
     def __post_init__(self) -> None:
+        if self.mask_unit not in MASK_UNITS:
+            raise ValueError(f"mask_unit must be one of {', '.join(MASK_UNITS)}")
         if len(self.embed_hw) != 2 or min(self.embed_hw) < 1 or not self.strides:
             raise ValueError("embed_hw needs two positive sizes and strides at least one")
         if min(self.strides) < 1 or min(self.channels, self.min_channels, self.stem_width) < 1:
@@ -84,6 +111,13 @@ class PFNRConfig:
             else:
                 shapes[f"block{i}"] = (c[i + 1] * s * s, c[i], 3, 3)
         return shapes
+
+    def unit_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Shapes of the shared tensors' masks and scores: a conv block's (out, in) with kernel
+        masks, the tensor's own shape otherwise."""
+        kernel = self.mask_unit == "kernel"
+        return {n: s[:2] if kernel and n.startswith("block") else s
+                for n, s in self.shared_shapes().items()}
 
     def video_shapes(self) -> dict[str, tuple[int, ...]]:
         """Each video's own tensors (unmasked): biases of every layer and the head."""
