@@ -22,8 +22,8 @@ import math
 
 import numpy as np
 
-PRECISION = 16
-TOTAL = 1 << PRECISION
+from codec.entropy.histogram import TOTAL
+
 RATIO_BITS = 16
 MAX_RATIO = (1 << RATIO_BITS) - 1
 MAX_WIDTH = 1 << 12  # symbols of one derived table
