@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import codec
 from codec.errors import InputError
@@ -148,3 +150,41 @@ def test_rate_distortion_training_trades_bytes_for_quality(tiny_clip, tmp_path):
         decoder = unpack_tensors(r.read("decoder"))
     # one learned step per tensor (no per-channel parameters), symbols centred on zero
     assert all(q.axis is None and q.scale.size == 1 for q in decoder.values())
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 8), st.sampled_from([None, 0, 1]), st.integers(1, 6), st.integers(0, 999))
+def test_embedding_deltas_are_lossless_levels(bits, axis, frames, seed):
+    """Temporal differences of embedding levels stay valid levels and invert exactly, for any
+    bit depth and quantization axis."""
+    from codec.quant import quantize
+    from codec.video.hnerv.codec import delta_levels, undelta_levels
+
+    x = np.random.default_rng(seed).normal(0, 1, (frames, 3, 2, 2)).cumsum(axis=0)
+    q = quantize(x, bits, axis)
+    d = delta_levels(q)
+    assert d.levels().min() >= 0 and d.levels().max() < 1 << bits
+    np.testing.assert_array_equal(undelta_levels(d).symbols, q.symbols)
+
+
+def test_embeddings_are_stored_as_deltas_when_smaller(tmp_path):
+    """The file holds 'embed.delta' for slowly changing embeddings and 'embed' for unrelated
+    ones, and both decode to the same embeddings."""
+    from codec.container import ContainerReader
+    from codec.container.format import CodecId
+    from codec.container.writer import write_container
+    from codec.quant import quantize_best
+    from codec.tensorpack import unpack_tensors
+    from codec.video.hnerv.codec import HNeRVCodec
+
+    base = HNeRVCodec.example()
+    rng = np.random.default_rng(0)
+    for kind, x in (("embed.delta", rng.normal(0, 0.05, (3, 4, 4, 4)).cumsum(0) + 1),
+                    ("embed", rng.normal(0, 1, (3, 4, 4, 4)))):
+        codec = HNeRVCodec(base.config, base.video, base.decoder_q, quantize_best(x, 6))
+        path = tmp_path / f"{kind}.nirc"
+        write_container(path, CodecId.HNERV, *codec.to_container())
+        with ContainerReader(path) as r:
+            assert set(unpack_tensors(r.read("embed"))) == {kind}
+            back = HNeRVCodec.from_container(r)
+        np.testing.assert_array_equal(back.embed_q.symbols, codec.embed_q.symbols)

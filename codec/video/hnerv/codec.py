@@ -1,5 +1,9 @@
 """The ``hnerv`` codec: a fitted HNeRV's decoder (8 bit) and embeddings (6 bit), entropy-coded
-into a container, and frames rendered back from the file alone."""
+into a container, and frames rendered back from the file alone.
+
+Consecutive frames have similar embeddings, so the embeddings may be stored as temporal
+differences of their levels (tensor ``embed.delta``, see :func:`delta_levels`) when that codes
+smaller than the levels themselves (tensor ``embed``); the encoder measures both."""
 
 from __future__ import annotations
 
@@ -19,6 +23,33 @@ from codec.registry import config_from_dict, register
 from codec.tensorpack import pack_tensors, unpack_tensors
 from codec.video.hnerv.network import HNeRVConfig, HNeRVDecoder
 from codec.video.meta import VideoInfo
+
+EMBED, EMBED_DELTA = "embed", "embed.delta"
+
+
+def delta_levels(q: QuantizedTensor) -> QuantizedTensor:
+    """Embeddings (T, ...) with frame t > 0's levels replaced by ``(l[t] − l[t−1] + 2^(b−1))
+    mod 2^b`` (b = bits): still valid b-bit levels, centred where consecutive frames agree.
+    Lossless whatever the quantization axis (:func:`undelta_levels` inverts it)."""
+    levels = q.levels()
+    offset = levels - q.symbols  # the zero point, broadcast
+    half, size = 1 << (q.bits - 1), 1 << q.bits
+    out = levels.copy()
+    out[1:] = (levels[1:] - levels[:-1] + half) % size
+    return QuantizedTensor(out - offset, q.bits, q.axis, q.minimum, q.scale)
+
+
+def undelta_levels(q: QuantizedTensor) -> QuantizedTensor:
+    """Inverse of :func:`delta_levels`: ``l[t] = (l[0] + Σ_{u≤t} (L[u] − 2^(b−1))) mod 2^b``."""
+    stored = q.levels()
+    if stored.ndim < 1:
+        raise ContainerError("hnerv: embeddings must have a frame axis")
+    offset = stored - q.symbols
+    half, size = 1 << (q.bits - 1), 1 << q.bits
+    steps = stored.copy()
+    steps[1:] -= half
+    return QuantizedTensor(np.cumsum(steps, axis=0) % size - offset, q.bits, q.axis, q.minimum,
+                           q.scale)
 
 
 @register("hnerv", CodecId.HNERV, HNeRVConfig, kind="video")
@@ -47,9 +78,11 @@ class HNeRVCodec:
     # -- container ----------------------------------------------------------------------
     def to_container(self) -> tuple[dict[str, Any], list[Section]]:
         header = {"codec": self.name, "config": asdict(self.config), "video": self.video.to_dict()}
+        plain = pack_tensors({EMBED: self.embed_q})
+        delta = pack_tensors({EMBED_DELTA: delta_levels(self.embed_q)})
         return header, [
             Section(SectionKind.TENSORS, "decoder", pack_tensors(self.decoder_q)),
-            Section(SectionKind.TENSORS, "embed", pack_tensors({"embed": self.embed_q})),
+            Section(SectionKind.TENSORS, "embed", delta if len(delta) < len(plain) else plain),
         ]
 
     @classmethod
@@ -58,10 +91,15 @@ class HNeRVCodec:
         config = config_from_dict(HNeRVConfig, h.get("config"), "hnerv config")
         video = VideoInfo.from_dict(h.get("video"))
         embed = unpack_tensors(reader.read("embed", SectionKind.TENSORS))
-        if set(embed) != {"embed"}:
-            raise ContainerError("hnerv: the embed section must hold one tensor named 'embed'")
+        if set(embed) == {EMBED_DELTA}:
+            embed = {EMBED: undelta_levels(embed[EMBED_DELTA])}
+        if set(embed) != {EMBED}:
+            raise ContainerError("hnerv: the embed section must hold one tensor named 'embed' "
+                                 "or 'embed.delta'")
+        if embed[EMBED].symbols.ndim != 4:
+            raise ContainerError("hnerv: embeddings must be (frames, d, h, w)")
         decoder = unpack_tensors(reader.read("decoder", SectionKind.TENSORS))
-        return cls(config, video, decoder, embed["embed"])
+        return cls(config, video, decoder, embed[EMBED])
 
     @classmethod
     def example(cls) -> HNeRVCodec:
@@ -71,7 +109,9 @@ class HNeRVCodec:
         torch.manual_seed(0)
         dec = HNeRVDecoder(config)
         decoder = {n: quantize_best(p.detach().numpy(), 8) for n, p in dec.named_parameters()}
-        embed = quantize_best(np.random.default_rng(0).normal(0, 1, (3, 4, 4, 4)), 6)
+        # slowly changing embeddings, as trained ones are: stored as temporal differences
+        walk = np.random.default_rng(0).normal(0, 0.1, (3, 4, 4, 4)).cumsum(axis=0)
+        embed = quantize_best(walk + np.random.default_rng(1).normal(0, 1, (1, 4, 4, 4)), 6)
         return cls(config, VideoInfo(15, 13, 3, Fraction(25), (1, 3)), decoder, embed)
 
     # -- decoding -----------------------------------------------------------------------
