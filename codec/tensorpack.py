@@ -15,6 +15,7 @@ of one bit depth, embeddings) into one section.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -82,14 +83,21 @@ def unpack_tensors(payload: bytes) -> dict[str, QuantizedTensor]:
     return out
 
 
-def table_kind(payload: bytes) -> str:
-    """How a tensors section's stream is coded: "histogram" (one stored table), "parametric"
-    (a derived table per tensor) or "none" (empty or constant)."""
+def coding_split(payload: bytes) -> dict[str, Any]:
+    """Where a tensors section's bytes go: ``param_bytes`` (the tensors' names, shapes and
+    quantization parameters), ``table_bytes`` (the entropy stream's table or table
+    parameters, :func:`codec.entropy.table_bytes`), ``coded_bytes`` (the rest) and ``tables``:
+    "histogram" (one stored table), "parametric" (a derived table per tensor) or "none"
+    (empty or constant)."""
     r = ByteReader(payload, "tensors section")
     _read_metas(r, len(payload))
-    mode = r.u8("entropy mode")
-    return {entropy.MODE_RANS: "histogram", entropy.MODE_PARAMETRIC: "parametric"}.get(mode,
-                                                                                      "none")
+    params = len(payload) - r.remaining
+    stream = payload[params:]
+    kind = {entropy.MODE_RANS: "histogram", entropy.MODE_PARAMETRIC: "parametric"}.get(
+        stream[0] if stream else None, "none")
+    tables = entropy.table_bytes(stream)
+    return {"param_bytes": params, "table_bytes": tables,
+            "coded_bytes": len(stream) - tables, "tables": kind}
 
 
 def _read_metas(r: ByteReader, payload_bytes: int) -> tuple[list, int]:
@@ -139,8 +147,7 @@ def _read_metas(r: ByteReader, payload_bytes: int) -> tuple[list, int]:
 def section_split(reader) -> list[dict]:
     """Each section of an open container (``ContainerReader``): name, kind, bytes in the file
     and, for tensors sections, the values stored, bits per stored value (section bytes,
-    tables and quantization parameters included, x 8 / values) and the kind of entropy
-    tables (:func:`table_kind`)."""
+    tables and quantization parameters included, x 8 / values) and :func:`coding_split`."""
     out = []
     for s in reader.sections:
         row = {"name": s.name, "kind": s.kind_name, "bytes": s.frame_bytes}
@@ -148,6 +155,6 @@ def section_split(reader) -> list[dict]:
             values = sum(q.symbols.size for q in unpack_tensors(reader.read(s.name)).values())
             row["values"] = int(values)
             row["bits_per_value"] = 8 * s.frame_bytes / values if values else None
-            row["tables"] = table_kind(reader.read(s.name))
+            row.update(coding_split(reader.read(s.name)))
         out.append(row)
     return out

@@ -66,3 +66,20 @@ def test_usage_errors_exit_2():
     assert run_cli("frobnicate").returncode == 2
     r = run_cli("--version")
     assert r.returncode == 0 and r.stdout.startswith("nircodec ")
+
+
+def test_info_splits_tensor_sections():
+    """Per tensors section: values, bits per value, and where its bytes go (tensor
+    descriptions, entropy tables, coded symbols), which add up to the section's payload."""
+    from tests.conftest import GOLDEN
+
+    r = run_cli("info", str(GOLDEN / "hnerv-v2.0.nirc"), "--json")
+    assert r.returncode == 0, r.stderr
+    sections = {s["name"]: s for s in json.loads(r.stdout)["sections"]}
+    assert set(sections) == {"decoder", "embed"}
+    for s in sections.values():
+        assert s["param_bytes"] + s["table_bytes"] + s["coded_bytes"] == s["payload_bytes"]
+        assert s["bits_per_value"] == 8 * s["bytes"] / s["values"]
+        assert s["tables"] in ("histogram", "parametric", "none")
+    text = run_cli("info", str(GOLDEN / "hnerv-v2.0.nirc")).stdout
+    assert "table B" in text and "bits/value" in text

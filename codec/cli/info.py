@@ -95,10 +95,10 @@ def run(args: argparse.Namespace) -> int:
     print("header: " + json.dumps(info["header"], sort_keys=True))
     width = max([len(s["name"]) for s in info["sections"]] + [7])
     print(f"{'section':<{width}}  {'kind':<10} {'bytes':>12} {'values':>10} {'bits/value':>10}"
-          "  tables")
+          f" {'params B':>9} {'table B':>8}  tables")
     for s in info["sections"]:
-        per = (f"{s['values']:>10,} {s['bits_per_value']:>10.2f}  {s['tables']}"
-               if s.get("bits_per_value") else "")
+        per = (f"{s['values']:>10,} {s['bits_per_value']:>10.2f} {s['param_bytes']:>9,} "
+               f"{s['table_bytes']:>8,}  {s['tables']}" if s.get("bits_per_value") else "")
         print(f"{s['name']:<{width}}  {s['kind']:<10} {s['bytes']:>12,} {per}")
     if "videos" in info:
         print("videos (bytes: each video's own sections):")

@@ -185,6 +185,31 @@ def decode(data: bytes, expected_count: int | None = None) -> np.ndarray:
     return out
 
 
+def table_bytes(data: bytes) -> int:
+    """Bytes of a stream (at the start of ``data``) spent before its coded symbols: the mode,
+    counts, window and frequency table (mode 2) or the segments' table parameters (mode 3);
+    the whole stream for modes 0 and 1."""
+    reader = ByteReader(data, "entropy stream")
+    mode = reader.u8("entropy mode")
+    if mode in (MODE_CONSTANT, MODE_RANS, MODE_PARAMETRIC):
+        reader.uvarint("symbol count", limit=MAX_SYMBOLS)
+    if mode == MODE_CONSTANT:
+        reader.svarint("constant value", limit=MAX_ABS_VALUE)
+    elif mode == MODE_RANS:
+        reader.svarint("window start", limit=MAX_ABS_VALUE)
+        width = reader.uvarint("window size", limit=MAX_TABLE)
+        reader.u8("low-bit count")
+        decode_table(reader, width + 1)
+    elif mode == MODE_PARAMETRIC:
+        for _ in range(reader.uvarint("segment count", limit=MAX_SEGMENTS)):
+            reader.uvarint("segment length", limit=MAX_SYMBOLS)
+            reader.svarint("segment start", limit=MAX_ABS_VALUE)
+            reader.uvarint("segment width", limit=MAX_WIDTH)
+            reader.uvarint("segment center", limit=MAX_WIDTH)
+            reader.bytes(2, "segment ratio")
+    return len(data) - reader.remaining
+
+
 def decode_from(reader: ByteReader, expected_count: int | None = None) -> np.ndarray:
     """Decode one stream at the reader's position (streams can be concatenated)."""
     mode = reader.u8("entropy mode")
