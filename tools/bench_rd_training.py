@@ -1,6 +1,6 @@
 """Rate–distortion training, before and after: one model's points without a rate term
-("before": ``--lmbda 0``, a size ladder) and with one ("after": ``SIZE@λ`` points), on the
-same frames, epochs and seed, against x265 medium on those frames.
+("before": ``--lmbda 0``, a size ladder, labelled ``SIZE@0``) and with one ("after":
+``SIZE@λ`` points), on the same frames, epochs and seed, against x265 medium on those frames.
 
 Prints every point (bytes from the file on disk, PSNR of the frames decoded from it, stored
 values, bits per stored value, encode seconds, decode frames per second) and BD-rate /
@@ -52,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     after = parse_models(f"{args.model}:{args.after}")[args.model]
-    before = parse_models(f"{args.model}:{args.before}")[args.model] if args.before else []
+    # "before" is the distortion-only recipe whatever the model's default λ
+    before = ([f"{label.partition('@')[0]}@0" for label in
+               parse_models(f"{args.model}:{args.before}")[args.model]] if args.before else [])
     spec = SweepSpec(args.input, {args.model: before + after}, ["x265"], "x265",
                      max_frames=args.frames, resize=args.resize,
                      epochs={args.model: args.epochs}, seed=args.seed)
@@ -67,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             values = registry.read(r).params()
             frames = r.header["video"]["frames"] if "video" in r.header else args.frames
         pixels = 8 * p.bytes / p.bpp
-        rows.append({"kind": "after" if "@" in p.label else "before", "label": p.label,
+        rows.append({"kind": "before" if p.label.endswith("@0") else "after", "label": p.label,
                      "bytes": p.bytes, "bpp": p.bpp, "psnr": p.psnr, "values": values,
                      "encode_s": p.encode_seconds, "fps": frames / p.decode_seconds,
                      "source": "this run"})

@@ -31,9 +31,9 @@ class PFNROptions:
     weight (a new library only: appends keep the library's)"""
     bits: int = 8
     """bit depth of its new weights (with --lmbda: sets their first learned steps)"""
-    lmbda: float = 0.0
+    lmbda: float = 3e-3
     """rate weight: loss = MSE + LMBDA x estimated bits per pixel of the weights the video
-    adds (0: distortion only; larger = smaller file)"""
+    adds (larger = smaller file; 0: distortion only, 8-bit weights)"""
 
     def __post_init__(self) -> None:
         parse_count(self.size)
