@@ -111,7 +111,8 @@ def test_lr_schedule():
     ({"loss": "l3"}, "--loss"),
     ({"time_budget": 0.0}, "--time-budget"),
     ({"lmbda": -1e-3}, "--lmbda must be a finite number >= 0"),
-    ({"lmbda": 1e-3, "qat_epochs": 2}, "--qat-epochs applies without --lmbda"),
+    ({"lmbda": 1e-3, "qat_epochs": 2}, "--qat-epochs applies with --lmbda 0"),
+    ({"qat_epochs": 2}, "--qat-epochs applies with --lmbda 0"),  # the default λ is 1e-3
 ])
 def test_bad_options_name_their_flag(values, message):
     with pytest.raises(InputError, match=message):
@@ -120,14 +121,14 @@ def test_bad_options_name_their_flag(values, message):
 
 def test_options_defaults_and_whole_epochs():
     opts = build(HNeRVOptions, {"epochs": 6.0}, "hnerv")
-    assert (opts.size, opts.bits, opts.embed_bits, opts.qat_epochs, opts.loss) == (
-        "0.1M", 8, 6, 0, "l2")
+    assert (opts.size, opts.bits, opts.embed_bits, opts.qat_epochs, opts.loss, opts.lmbda) == (
+        "0.1M", 8, 6, 0, "l2", 1e-3)
 
 
 def test_qat_and_time_budget(tiny_clip, tmp_path):
     r = codec.encode_video(
-        tiny_clip, tmp_path / "q.nirc", size="8k", time_budget=2.0, qat_epochs=2, device="cpu"
-    )
+        tiny_clip, tmp_path / "q.nirc", size="8k", time_budget=2.0, qat_epochs=2, lmbda=0.0,
+        device="cpu")
     assert r.encode_seconds < 30 and r.psnr > 10
 
 

@@ -11,7 +11,7 @@ V="$ROOT/assets/sample.mp4"; P="$ROOT/assets/sample_cloud.ply"
 nc() { PYTHONPATH="$ROOT" python3 -m codec "$@" -q > /dev/null; }
 nc encode "$V" -o "$OUT/hnerv.nirc" --model hnerv --size 20k --epochs 6 --max-frames 8 --seed 3
 nc encode "$V" -o "$OUT/hnerv_qat.nirc" --model hnerv --size 20k --epochs 4 --qat-epochs 2 \
-    --loss l1+ssim --max-frames 6 --seed 1
+    --lmbda 0 --loss l1+ssim --max-frames 6 --seed 1
 nc encode "$V" -o "$OUT/hashgrid.nirc" --model hashgrid --size 20k --epochs 2 --max-frames 8 --seed 3
 nc encode "$V" -o "$OUT/nirvana.nirc" --model nirvana --size 3k --epochs 3 --max-frames 9 --seed 3
 nc encode "$V" -o "$OUT/pfnr.nirc" --model pfnr --size 30k --epochs 3 --max-frames 6 --seed 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import traceback
 
@@ -51,9 +52,21 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(args, "interrupted", code=130)
     except MemoryError:
         return _fail(args, "out of memory")
+    except BrokenPipeError:  # `nircodec info f.nirc | head`: the reader left; say nothing
+        _silence_stdout()
+        return 0
     except OSError as exc:  # disk full, permissions... caused by the environment, not a bug
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
         return _fail(args, f"{exc.strerror or exc}{where}")
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor (e.g. captured in tests)
+        pass
 
 
 def _fail(args: argparse.Namespace, message: str, code: int = 1) -> int:

@@ -23,11 +23,12 @@ class HashGridOptions:
     time_budget: float | None = None
     """train for this long (seconds) instead of a number of epochs"""
     bits: int = 6
-    """bit depth of the widest grid level, the others share its step"""
-    lmbda: float = 0.0
+    """bit depth of the widest grid level, the others share its step (with --lmbda: the
+    first steps)"""
+    lmbda: float = 3e-3
     """rate weight: train for MSE + LMBDA x estimated bits per pixel of the grid, on a learned
-    step per level (--bits sets the first ones); 0 = quantize after training (larger =
-    smaller file)"""
+    step per level (--bits sets the first ones; larger = smaller file); 0 = quantize after
+    training"""
 
     def __post_init__(self) -> None:
         parse_count(self.size)

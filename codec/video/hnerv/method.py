@@ -34,13 +34,13 @@ class HNeRVOptions:
     embed_bits: int = 6
     """embedding bit depth"""
     qat_epochs: int = 0
-    """quantization-aware fine-tuning epochs after training"""
+    """quantization-aware fine-tuning epochs after training (with --lmbda 0)"""
     loss: Literal["l2", "l1+ssim"] = "l2"
     """training loss"""
-    lmbda: float = 0.0
+    lmbda: float = 1e-3
     """rate weight: train for loss + LMBDA x estimated bits per pixel of the stored weights and
-    embeddings, on learned quantization steps (--bits and --embed-bits set the first steps);
-    0 = quantize after training (larger = smaller file)"""
+    embeddings, on learned quantization steps (--bits and --embed-bits set the first steps;
+    larger = smaller file); 0 = quantize after training"""
 
     def __post_init__(self) -> None:
         parse_count(self.size)
@@ -53,7 +53,7 @@ class HNeRVOptions:
         check_bits(self.embed_bits, "--embed-bits")
         check_lmbda(self.lmbda)
         if self.lmbda and self.qat_epochs:
-            raise ValueError("--qat-epochs applies without --lmbda (rate-distortion training "
+            raise ValueError("--qat-epochs applies with --lmbda 0 (rate-distortion training "
                              "ends with its own straight-through phase)")
 
 
