@@ -152,9 +152,10 @@ def section_split(reader) -> list[dict]:
     for s in reader.sections:
         row = {"name": s.name, "kind": s.kind_name, "bytes": s.frame_bytes}
         if s.kind == SectionKind.TENSORS:
-            values = sum(q.symbols.size for q in unpack_tensors(reader.read(s.name)).values())
+            payload = reader.read(s.name)
+            values = sum(q.symbols.size for q in unpack_tensors(payload).values())
             row["values"] = int(values)
             row["bits_per_value"] = 8 * s.frame_bytes / values if values else None
-            row.update(coding_split(reader.read(s.name)))
+            row.update(coding_split(payload))
         out.append(row)
     return out

@@ -188,25 +188,17 @@ def decode(data: bytes, expected_count: int | None = None) -> np.ndarray:
 def table_bytes(data: bytes) -> int:
     """Bytes of a stream (at the start of ``data``) spent before its coded symbols: the mode,
     counts, window and frequency table (mode 2) or the segments' table parameters (mode 3);
-    the whole stream for modes 0 and 1."""
+    the whole stream for modes 0 and 1. Read with the decoder's own header readers."""
     reader = ByteReader(data, "entropy stream")
     mode = reader.u8("entropy mode")
     if mode in (MODE_CONSTANT, MODE_RANS, MODE_PARAMETRIC):
-        reader.uvarint("symbol count", limit=MAX_SYMBOLS)
+        n = reader.uvarint("symbol count", limit=MAX_SYMBOLS)
     if mode == MODE_CONSTANT:
         reader.svarint("constant value", limit=MAX_ABS_VALUE)
     elif mode == MODE_RANS:
-        reader.svarint("window start", limit=MAX_ABS_VALUE)
-        width = reader.uvarint("window size", limit=MAX_TABLE)
-        reader.u8("low-bit count")
-        decode_table(reader, width + 1)
+        _read_window(reader)
     elif mode == MODE_PARAMETRIC:
-        for _ in range(reader.uvarint("segment count", limit=MAX_SEGMENTS)):
-            reader.uvarint("segment length", limit=MAX_SYMBOLS)
-            reader.svarint("segment start", limit=MAX_ABS_VALUE)
-            reader.uvarint("segment width", limit=MAX_WIDTH)
-            reader.uvarint("segment center", limit=MAX_WIDTH)
-            reader.bytes(2, "segment ratio")
+        _read_segments(reader, n)
     return len(data) - reader.remaining
 
 
@@ -227,12 +219,7 @@ def decode_from(reader: ByteReader, expected_count: int | None = None) -> np.nda
     if mode == MODE_PARAMETRIC:
         return _decode_parametric(reader, n)
 
-    lo = reader.svarint("window start", limit=MAX_ABS_VALUE)
-    width = reader.uvarint("window size", limit=MAX_TABLE)
-    shift = reader.u8("low-bit count")
-    if width < 1 or shift > 31:
-        raise EntropyError(f"entropy stream: bad window (size {width}, {shift} low bits)")
-    freqs = decode_table(reader, width + 1)
+    lo, width, shift, freqs = _read_window(reader)
     n_esc = reader.uvarint("escape count", limit=n)
     if n_esc > reader.remaining:  # each escape takes at least one byte
         raise EntropyError("entropy stream: escape list is longer than the stream")
@@ -269,8 +256,20 @@ def decode_from(reader: ByteReader, expected_count: int | None = None) -> np.nda
     return out
 
 
-def _decode_parametric(reader: ByteReader, n: int) -> np.ndarray:
-    """Mode 3 after its symbol count (see :func:`_encode_parametric`)."""
+def _read_window(reader: ByteReader) -> tuple[int, int, int, np.ndarray]:
+    """Mode 2's head after its symbol count: (window start, table size, low bits, the
+    table's frequencies)."""
+    lo = reader.svarint("window start", limit=MAX_ABS_VALUE)
+    width = reader.uvarint("window size", limit=MAX_TABLE)
+    shift = reader.u8("low-bit count")
+    if width < 1 or shift > 31:
+        raise EntropyError(f"entropy stream: bad window (size {width}, {shift} low bits)")
+    return lo, width, shift, decode_table(reader, width + 1)
+
+
+def _read_segments(reader: ByteReader, n: int) -> tuple[list, list, list, list, list]:
+    """Mode 3's head after its symbol count ``n``: per segment its window start, length and
+    table index (-1: a one-value window, nothing coded); the tables' CDFs and modes."""
     count = reader.uvarint("segment count", limit=min(MAX_SEGMENTS, n))
     if count < 1:
         raise EntropyError("entropy stream: no segments")
@@ -295,6 +294,12 @@ def _decode_parametric(reader: ByteReader, n: int) -> np.ndarray:
         tables.append(len(cdfs) - 1 if width > 1 else -1)
     if total != n:
         raise EntropyError(f"entropy stream: segments hold {total} symbols, not {n}")
+    return los, lengths, tables, cdfs, centers
+
+
+def _decode_parametric(reader: ByteReader, n: int) -> np.ndarray:
+    """Mode 3 after its symbol count (see :func:`_encode_parametric`)."""
+    los, lengths, tables, cdfs, centers = _read_segments(reader, n)
     lengths_a, tables_a = np.asarray(lengths), np.asarray(tables)
     n_coded = int(lengths_a[tables_a >= 0].sum())
     if -(-n_coded // CHUNK) > reader.remaining:

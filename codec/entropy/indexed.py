@@ -23,6 +23,13 @@ import math
 import numpy as np
 
 from codec.binio import ByteReader, write_svarint, write_uvarint
+from codec.entropy import (
+    CHUNK,
+    MAX_ABS_VALUE,
+    _cdf_for_compressai,
+    _rans_decode,
+    _rans_encode,
+)
 from codec.entropy.parametric import MAX_RATIO, MAX_WIDTH, laplace_frequencies
 from codec.errors import EntropyError
 
@@ -40,7 +47,8 @@ class LaplaceBank:
         self.scales = scales
         self.ratios = [min(MAX_RATIO, max(1, round(math.exp(-1 / s) * 65536))) for s in scales]
         width = 2 * radius + 2  # the last slot is the escape
-        self.cdfs = [_cdf(laplace_frequencies(width, radius, r)) for r in self.ratios]
+        self.cdfs = [_cdf_for_compressai(laplace_frequencies(width, radius, r))
+                     for r in self.ratios]
 
     def index_of(self, scale: np.ndarray) -> np.ndarray:
         """The table whose scale is nearest (in log) to each of ``scale`` (a float helper for
@@ -52,8 +60,6 @@ class LaplaceBank:
     def encode(self, values: np.ndarray, index: np.ndarray, means: np.ndarray | None = None
                ) -> bytes:
         """``values`` (int) coded under tables ``index`` around ``means`` (int; default 0)."""
-        from codec.entropy import CHUNK, MAX_ABS_VALUE, _rans_encode
-
         values, index, means = self._check(values, index, means)
         r = values - means
         if r.size and np.abs(r).max() > MAX_ABS_VALUE:
@@ -72,8 +78,6 @@ class LaplaceBank:
     def decode(self, data: bytes, index: np.ndarray, means: np.ndarray | None = None
                ) -> np.ndarray:
         """Inverse of :func:`encode` with the same ``index`` and ``means``."""
-        from codec.entropy import CHUNK, MAX_ABS_VALUE, _rans_decode
-
         index, means = self._check(np.zeros(np.asarray(index).shape, np.int64), index, means)[1:]
         n = index.size
         reader = ByteReader(data, "latent stream")
@@ -107,8 +111,3 @@ class LaplaceBank:
             raise ValueError(f"table indexes must be in 0..{len(self.cdfs) - 1}")
         return values, index, means
 
-
-def _cdf(freqs: np.ndarray) -> list[int]:
-    from codec.entropy import _cdf_for_compressai
-
-    return _cdf_for_compressai(freqs)
