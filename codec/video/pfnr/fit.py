@@ -76,19 +76,20 @@ class SubnetTrainer(Trainer):
     def __init__(self, config: PFNRConfig, video: int, target: torch.Tensor,
                  size: tuple[int, int], tensors: dict[str, dict[str, torch.nn.Parameter]],
                  optim: torch.optim.Optimizer, capacity: float, gen: torch.Generator,
-                 rate: SubnetRate | None = None, lmbda: float = 0.0) -> None:
+                 rate: SubnetRate | None = None, lmbda: float = 0.0, batch: int = RECIPE.batch
+                 ) -> None:
         self.config, self.video, self.target, (self.h, self.w) = config, video, target, size
         self.tensors, self.optim, self.capacity, self.gen = tensors, optim, capacity, gen
-        self.rate, self.lmbda = rate, lmbda
+        self.rate, self.lmbda, self.batch = rate, lmbda, batch
         self.count = target.shape[0]
-        self.per_epoch = math.ceil(self.count / RECIPE.batch)
+        self.per_epoch = math.ceil(self.count / batch)
         self.safe_every = self.per_epoch  # checkpoints at epochs' ends
         self.batches = iter(())
 
     def step(self, at: Step) -> dict[str, Any] | None:
         if at.step % self.per_epoch == 0:  # a new epoch: a fresh order of the frames
             self.batches = iter(torch.randperm(self.count, generator=self.gen)
-                                .split(RECIPE.batch))
+                                .split(self.batch))
         idx = next(self.batches)
         shared, scores, own = (self.tensors[g] for g in ("shared", "scores", "own"))
         masks = {n: expand_mask(subnet_mask(scores[n], self.capacity), p.shape)
@@ -160,7 +161,8 @@ def fit_video(config: PFNRConfig, library: PFNRCodec | None, frames: np.ndarray,
         groups += rate.parameter_groups(recipe.rate_lr)
     optim = torch.optim.Adam(groups, lr=recipe.lr, betas=(0.5, 0.999))
     tensors = {"shared": shared, "scores": scores, "own": own}
-    trainer = SubnetTrainer(config, k, x, (h, w), tensors, optim, capacity, gen, rate, lmbda)
+    trainer = SubnetTrainer(config, k, x, (h, w), tensors, optim, capacity, gen, rate, lmbda,
+                            recipe.batch)
     budget = Budget.of(epochs * trainer.per_epoch, time_budget)
     phases = () if rate is None else (Phase("ste", 1.0 - recipe.ste_fraction),)
     result = run(trainer, budget, optim=optim, schedule=warmup_cosine(WARMUP), phases=phases,
