@@ -167,18 +167,22 @@ class LaplaceDensity(torch.nn.Module):
         self.log_scale = torch.nn.Parameter(torch.full((channels, 1), math.log(init_scale)))
 
     def bits(self, values: torch.Tensor) -> torch.Tensor:
-        v = values.reshape(self.channels, -1).abs()
-        b = self.log_scale.exp()
-        # P(x in [v - ½, v + ½]) for a Laplace(0, b), by symmetry with v >= 0: an interval
-        # around 0 leaves the two tails out; one beyond ½ is a difference of one tail (computed
-        # in the tail, which stays accurate far out)
-        outer = torch.exp(-(v + 0.5) / b)
-        inner = torch.exp(-(0.5 - v).abs() / b)
-        p = torch.where(v < 0.5, 1 - 0.5 * (outer + inner), 0.5 * (inner - outer))
-        return -torch.log(p.clamp_min(LIKELIHOOD_FLOOR)).sum() / math.log(2)
+        return laplace_bits(values.reshape(self.channels, -1), 0.0, self.log_scale.exp())
 
     def density_parameters(self) -> list[torch.nn.Parameter]:
         return [self.log_scale]
+
+
+def laplace_bits(values: torch.Tensor, mean: torch.Tensor | float, scale: torch.Tensor
+                 ) -> torch.Tensor:
+    """−Σ log2 P(x in [v − ½, v + ½]) for x ~ Laplace(mean, scale), per value (broadcast)."""
+    v = (values - mean).abs()
+    # by symmetry with v >= 0: an interval around the mean leaves the two tails out; one
+    # beyond ½ is a difference of one tail (computed in the tail, which stays accurate far out)
+    outer = torch.exp(-(v + 0.5) / scale)
+    inner = torch.exp(-(0.5 - v).abs() / scale)
+    p = torch.where(v < 0.5, 1 - 0.5 * (outer + inner), 0.5 * (inner - outer))
+    return -torch.log(p.clamp_min(LIKELIHOOD_FLOOR)).sum() / math.log(2)
 
 
 DENSITIES = {"factorized": FactorizedDensity, "laplace": LaplaceDensity}

@@ -27,6 +27,7 @@ BUILTIN_MODULES = (
     "codec.video.hashgrid",
     "codec.video.nirvana",
     "codec.video.pfnr",
+    "codec.video.c3",
 )
 PLUGIN_GROUP = "nircodec.plugins"
 """Entry-point group of modules from other packages that register codecs and methods."""

@@ -276,4 +276,4 @@ def test_cli_encode_and_range_decode(tiny_clip, tmp_path):
     assert r.returncode == 0, r.stderr
     assert len(list((tmp_path / "f").iterdir())) == 3
     r = run_cli("encode", str(tiny_clip), "-o", str(tmp_path / "x.nirc"), "--gop", "4")
-    assert r.returncode == 1 and "--model nirvana" in r.stderr
+    assert r.returncode == 1 and "nirvana" in r.stderr and "--gop" in r.stderr

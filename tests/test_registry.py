@@ -29,6 +29,7 @@ def test_ids_are_fixed_numbers():
         "NIRVANA": 3,
         "PFNR": 4,
         "HASHGRID": 5,
+        "C3": 6,
         "GRIDPULL": 16,
         "SDF": 17,
         "CSP": 18,

@@ -12,8 +12,8 @@ from typing import Any
 
 MAGIC = b"\x89NIRC\r\n\x1a"
 END_MAGIC = b"NIRC"
-VERSION = (2, 0)  # (major, minor) written; bump minor for compatible additions, major otherwise
-READABLE_MAJORS = (1, 2)  # 2.0 added parametric entropy tables (entropy stream mode 3)
+VERSION = (2, 1)  # (major, minor) written; bump minor for compatible additions, major otherwise
+READABLE_MAJORS = (1, 2)  # 2.0 added parametric entropy tables (entropy stream mode 3), 2.1 c3
 
 PREAMBLE = struct.Struct("<8sBBHII")  # magic, major, minor, codec id, header length, header CRC
 TRAILER = struct.Struct("<QI4s")  # TOC offset, TOC CRC, end magic
@@ -34,6 +34,7 @@ class CodecId(enum.IntEnum):
     NIRVANA = 3
     PFNR = 4
     HASHGRID = 5
+    C3 = 6
     GRIDPULL = 16
     SDF = 17
     CSP = 18
