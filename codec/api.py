@@ -28,21 +28,24 @@ def encode_video(input: str | os.PathLike, output: str | os.PathLike, *,
                  crop: tuple[int, int] | None = None, resize: tuple[int, int] | None = None,
                  seed: int = 0, device: str = "auto", threads: int | None = None, report=None,
                  checkpoint_every: float | None = None, resume: bool = False,
-                 **options: Any) -> EncodeResult:
+                 preset: str | None = None, notice=None, **options: Any) -> EncodeResult:
     """Fit a model to a video file, write ``output`` (.nirc), decode it back and measure it
-    (``codec.encode.encode_video``)."""
+    (``codec.encode.encode_video``). Without ``epochs`` or ``time_budget``, ``preset``
+    ("fast", "medium" (default), "slow"; codec.presets) sets the epochs."""
     return pipeline.encode_video(input, output, model=model, options=options, start=start,
                                  max_frames=max_frames, crop=crop, resize=resize, seed=seed,
                                  device=device, threads=threads, report=report,
-                                 checkpoint_every=checkpoint_every, resume=resume)
+                                 checkpoint_every=checkpoint_every, resume=resume,
+                                 preset=preset, notice=notice)
 
 
 def encode_clip(clip, output: str | os.PathLike, *, model: str | None = None, seed: int = 0,
                 device: str = "auto", threads: int | None = None, report=None,
-                **options: Any) -> EncodeResult:
+                preset: str | None = None, notice=None, **options: Any) -> EncodeResult:
     """Encode already-decoded frames (a :class:`codec.video.io.Clip`) into ``output``."""
     return pipeline.encode_clip(clip, output, model=model, options=options, seed=seed,
-                                device=device, threads=threads, report=report)
+                                device=device, threads=threads, report=report, preset=preset,
+                                notice=notice)
 
 
 def append_video(library: str | os.PathLike, input: str | os.PathLike, *, start: int = 0,
@@ -50,11 +53,12 @@ def append_video(library: str | os.PathLike, input: str | os.PathLike, *, start:
                  output: str | os.PathLike | None = None, seed: int = 0,
                  threads: int | None = None, report=None,
                  checkpoint_every: float | None = None, resume: bool = False,
-                 **options: Any) -> EncodeResult:
+                 preset: str | None = None, notice=None, **options: Any) -> EncodeResult:
     """Fit one more video into a library file (pfnr), appending its sections in place
     (atomically; earlier bytes unchanged). ``bytes``/``bpp`` of the result are what the append
     added to the file; ``train["library_bytes"]`` is the whole file."""
     return pipeline.append_video(library, input, start=start, max_frames=max_frames, crop=crop,
                                  resize=resize, output=output, options=options, seed=seed,
                                  threads=threads, report=report,
-                                 checkpoint_every=checkpoint_every, resume=resume)
+                                 checkpoint_every=checkpoint_every, resume=resume,
+                                 preset=preset, notice=notice)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from codec import options as opt
-from codec import registry
+from codec import presets, registry
 from codec.checkpoint import checkpointing, file_identity
 from codec.container import ContainerReader, append_sections, write_container
 from codec.decode import decode_video
@@ -21,6 +22,7 @@ from codec.errors import InputError
 from codec.memory import check_encode
 from codec.method import FitContext, Method, Report
 from codec.metrics import quality, quality_stream
+from codec.presets import Plan
 from codec.runtime import resolve_device, seed_everything
 from codec.tensorpack import section_split
 from codec.video.io import Geometry, probe, read_video
@@ -49,7 +51,8 @@ class EncodeResult:
     def to_dict(self) -> dict[str, Any]:
         keys = ("frames", "width", "height", "params", "bytes", "bpp", "psnr", "ms_ssim",
                 "ssim_kind", "encode_seconds", "sections")
-        return {k: getattr(self, k) for k in keys} | {"output": self.path}
+        planned = self.train.get("plan", {})  # what the speed preset chose (codec.presets)
+        return {k: getattr(self, k) for k in keys} | planned | {"output": self.path}
 
 
 # -- steps shared by video and surface encodes -----------------------------------------------
@@ -74,6 +77,41 @@ def options_of(method: Method, options: Any) -> Any:
     if isinstance(options, method.Options):
         return options
     return opt.build(method.Options, dict(options or {}), method.name)
+
+
+def given_options(method: Method, options: Any) -> set[str]:
+    """The option names a caller set: a dict's keys with values (None: not given), or every
+    field of an options dataclass instance."""
+    if isinstance(options, method.Options):
+        return {spec.name for spec in opt.specs(method.Options)}
+    return {k for k, v in dict(options or {}).items() if v is not None}
+
+
+def device_kind(method: Method, device: str) -> str:
+    """"cpu" or "cuda": where a fit on ``device`` ("auto", "cpu", "cuda") will run."""
+    if device == "auto" and "cuda" not in method.devices:
+        return "cpu"
+    return resolve_device(device).type
+
+
+def apply_preset(method: Method, options: Any, shape: tuple[int, int, int], device: str,
+                 threads: int | None, preset: str | None,
+                 notice: Callable[[str], None] | None) -> tuple[Any, Plan]:
+    """The method's options with the epochs of ``preset`` (codec.presets) unless the caller
+    gave ``--epochs`` or ``--time-budget``; tells ``notice`` (one line) when the encode is
+    estimated to run longer than an hour or the preset had to cut most of its epochs.
+    ``shape``: (frames, height, width)."""
+    if preset is not None and preset not in presets.PRESETS:
+        raise InputError(f"--preset must be one of {', '.join(presets.PRESETS)}, "
+                         f"got {preset!r}")
+    opts = options_of(method, options)
+    opts, plan = presets.choose(method, opts, given_options(method, options),
+                                shape[0] * shape[1] * shape[2], device_kind(method, device),
+                                preset, threads or os.cpu_count() or 1)
+    line = presets.hint(plan, method.name)
+    if line is not None and notice is not None:
+        notice(line)
+    return opts, plan
 
 
 def start_fit(method: Method, *, seed: int = 0, device: str = "auto",
@@ -141,16 +179,21 @@ def encode_video(input, output, *, model: str | None = None, options: Any = None
                  crop: tuple[int, int] | None = None, resize: tuple[int, int] | None = None,
                  seed: int = 0, device: str = "auto", threads: int | None = None,
                  report: Report | None = None, checkpoint_every: float | None = None,
-                 resume: bool = False) -> EncodeResult:
+                 resume: bool = False, preset: str | None = None,
+                 notice: Callable[[str], None] | None = None) -> EncodeResult:
     """Fit ``model`` (default: the default video method) to a video file, write ``output``
     (.nirc), decode it back and measure it. ``options``: the method's options dataclass or a
-    dict of its fields. ``checkpoint_every`` (seconds) saves the training state to
-    ``OUTPUT.ckpt``; ``resume`` continues from that file (codec.checkpoint)."""
+    dict of its fields (unset epochs come from ``preset``, codec.presets; ``notice`` hears
+    the estimate of an encode longer than an hour, or of one its preset cut short).
+    ``checkpoint_every`` (seconds) saves the training state to ``OUTPUT.ckpt``; ``resume``
+    continues from that file (codec.checkpoint)."""
     method = registry.method(model or registry.default_method("video"), "video")
     opts = options_of(method, options)
     check_output_path(output, input)
     geometry = Geometry(crop=crop, resize=resize)
     count, width, height = check_input_fits(method, opts, input, start, max_frames, geometry)
+    opts, chosen = apply_preset(method, options, (count, height, width), device, threads,
+                                preset, notice)
     method.check_run(opts, checkpointing=checkpoint_every is not None or resume)
 
     def key() -> dict[str, Any]:
@@ -163,24 +206,26 @@ def encode_video(input, output, *, model: str | None = None, options: Any = None
             source = FileSource(os.fspath(input), start, max_frames, geometry)
         else:
             source = read_video(input, start=start, max_frames=max_frames, geometry=geometry)
-        return _encode(method, opts, source, output, (count, height, width), seed=seed,
-                       device=device, threads=threads, report=report)
+        return _encode(method, opts, source, output, (count, height, width), chosen,
+                       seed=seed, device=device, threads=threads, report=report)
 
 
 def encode_clip(clip, output, *, model: str | None = None, options: Any = None, seed: int = 0,
                 device: str = "auto", threads: int | None = None,
-                report: Report | None = None) -> EncodeResult:
+                report: Report | None = None, preset: str | None = None,
+                notice: Callable[[str], None] | None = None) -> EncodeResult:
     """Encode already-decoded frames (a :class:`codec.video.io.Clip`) into ``output``."""
     method = registry.method(model or registry.default_method("video"), "video")
-    opts = options_of(method, options)
+    shape = tuple(clip.frames.shape[:3])
+    opts, chosen = apply_preset(method, options, shape, device, threads, preset, notice)
     source = ArraySource(clip.frames, clip.fps) if method.streamed else clip
-    return _encode(method, opts, source, output, clip.frames.shape[:3], seed=seed,
-                   device=device, threads=threads, report=report)
+    return _encode(method, opts, source, output, shape, chosen, seed=seed, device=device,
+                   threads=threads, report=report)
 
 
-def _encode(method: Method, opts: Any, source, output, shape: tuple[int, int, int], *,
-            seed: int, device: str, threads: int | None, report: Report | None
-            ) -> EncodeResult:
+def _encode(method: Method, opts: Any, source, output, shape: tuple[int, int, int],
+            chosen: Plan, *, seed: int, device: str, threads: int | None,
+            report: Report | None) -> EncodeResult:
     """``shape``: (frames, height, width) of ``source`` (from the headers for a streamed
     source, which is read only while fitting)."""
     t0 = time.perf_counter()
@@ -190,6 +235,7 @@ def _encode(method: Method, opts: Any, source, output, shape: tuple[int, int, in
     codec, stats = method.fit(source, config, opts, ctx)
     nbytes = write_codec(output, codec)
     seconds = time.perf_counter() - t0
+    stats = {**stats, "plan": chosen.to_dict()}
     if method.library:  # a new library: its first video
         stats = {**stats, "video": 0, "library_bytes": nbytes}
     return _measured(method, codec, stats, source, output, nbytes, nbytes, seconds,
@@ -218,7 +264,8 @@ def _measured(method: Method, codec, stats: dict, source, path, nbytes: int, add
 def append_video(library, input, *, start: int = 0, max_frames: int | None = None,
                  crop=None, resize=None, output=None, options: Any = None, seed: int = 0,
                  threads: int | None = None, report: Report | None = None,
-                 checkpoint_every: float | None = None, resume: bool = False
+                 checkpoint_every: float | None = None, resume: bool = False,
+                 preset: str | None = None, notice: Callable[[str], None] | None = None
                  ) -> EncodeResult:
     """Fit one more video into a library file (a method with ``library``), appending its
     sections (atomically; earlier bytes unchanged; to ``output`` when given). ``bytes``/``bpp``
@@ -233,7 +280,9 @@ def append_video(library, input, *, start: int = 0, max_frames: int | None = Non
         lib = method.codec.from_container(reader)
     opts = options_of(method, options)
     geometry = Geometry(crop=crop, resize=resize)
-    check_input_fits(method, opts, input, start, max_frames, geometry)
+    count, width, height = check_input_fits(method, opts, input, start, max_frames, geometry)
+    opts, chosen = apply_preset(method, options, (count, height, width), "cpu", threads,
+                                preset, notice)
 
     def key() -> dict[str, Any]:
         return {"command": "append", "library": file_identity(library),
@@ -249,6 +298,6 @@ def append_video(library, input, *, start: int = 0, max_frames: int | None = Non
         before = os.path.getsize(library)
         nbytes = append_sections(library, sections, output)
         seconds = time.perf_counter() - t0
-        stats = {**stats, "library_bytes": nbytes}
+        stats = {**stats, "plan": chosen.to_dict(), "library_bytes": nbytes}
         return _measured(method, codec, stats, clip, output or library, nbytes,
                          nbytes - before, seconds, video=stats["video"])

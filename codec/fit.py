@@ -23,6 +23,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import torch
+
 from codec import checkpoint
 
 Report = Callable[[float, dict], None]  # (fraction done in [0, 1], stats)
@@ -136,6 +138,43 @@ class Trainer:
 
     def load(self, state: dict[str, Any]) -> None:
         raise NotImplementedError(f"{type(self).__name__} cannot be checkpointed")
+
+
+class Sums:
+    """Running sums of per-step statistics (scalar tensors), kept where they are computed in
+    float64 and read back only when wanted: a training step never waits for the GPU to report
+    a loss. Adding float32 values in float64 in step order gives exactly the sums a Python
+    float accumulator would."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.values: torch.Tensor | None = None
+        self.count = 0
+
+    def add(self, *values: torch.Tensor) -> None:
+        v = torch.stack([x.detach().to(torch.float64).reshape(()) for x in values])
+        self.values = v if self.values is None else self.values.to(v.device) + v
+        self.count += 1
+
+    def read(self) -> tuple[list[float], int]:
+        """(the sums, the steps added) — one host synchronisation."""
+        sums = [0.0] * self.n if self.values is None else self.values.tolist()
+        return sums, self.count
+
+    def take(self) -> tuple[list[float], int]:
+        """:meth:`read`, then start again from zero."""
+        out = self.read()
+        self.values, self.count = None, 0
+        return out
+
+    def state(self) -> dict[str, Any]:
+        sums, count = self.read()
+        return {"sums": sums, "count": count}
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.values = None if not state["count"] else torch.tensor(state["sums"],
+                                                                   dtype=torch.float64)
+        self.count = state["count"]
 
 
 @dataclass

@@ -63,6 +63,21 @@ class Method:
     networks_held: ClassVar[int] = 1
     """Networks of ``--size`` parameters in memory at once."""
 
+    # -- time model (codec.presets): fitted to tools/bench_presets.py -------------------------
+    epoch_cost: ClassVar[float | None] = None
+    """Video: seconds of one training epoch per pixel of the clip (all frames) with a network
+    of ``cost_params`` parameters on the reference machine (2 CPU cores); None: no estimate,
+    and presets scale the default epochs only."""
+    cost_params: ClassVar[int] = 100_000
+    cost_exponent: ClassVar[float] = 0.0
+    """Epoch cost grows as (parameters / ``cost_params``) ** ``cost_exponent``."""
+    min_epochs: ClassVar[float] = 1.0
+    """The fewest epochs a preset's time cap may leave (below 1: the model takes fractions of
+    a pass over the clip)."""
+    measure_cost: ClassVar[float] = 3e-6
+    """Video: seconds per pixel of the clip for writing the file, decoding it and measuring
+    PSNR and MS-SSIM on the reference machine."""
+
     # -- encoding ----------------------------------------------------------------------------
     def plan(self, shape: tuple[int, ...], options: Any) -> Any:
         """The codec's config for an input of ``shape`` ((frames, height, width) for video)

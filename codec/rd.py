@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from codec import registry
+from codec import presets, registry
 from codec.errors import InputError
 from codec.options import specs
 
@@ -73,8 +73,7 @@ def _budget_value(model: str, value: float) -> float | int:
 
 def budget_field(model: str) -> str:
     """The option that sets a model's training length: ``epochs``, else ``steps``."""
-    names = {s.name for s in specs(registry.method(model).Options)}
-    return "epochs" if "epochs" in names else "steps"
+    return presets.budget_field(registry.method(model).Options) or "steps"
 
 
 def parse_epochs(text: str, models) -> dict[str, float]:

@@ -62,6 +62,7 @@ def test_cuda_encoded_file_decodes_on_cpu(tiny_clip, tmp_path):
         encode_video(tiny_clip, out, model=model, device="cuda", **method.tiny)
         cpu = decode_video(out, device="cpu").astype(int)
         gpu = decode_video(out, device="cuda").astype(int)
-        # the file fixes every weight; only float rounding of the two devices differs
-        assert np.abs(cpu - gpu).max() <= 2, model
-        assert np.mean(cpu != gpu) < 0.01, model
+        # the file fixes every weight; only float rounding of the two devices differs (with
+        # tinycudann installed, hashgrid trained through tcnn: the file decodes the same)
+        assert np.abs(cpu - gpu).max() <= 1, model
+        assert np.mean(cpu != gpu) <= 1e-3, model

@@ -20,8 +20,23 @@ BANK = LaplaceBank()
 def test_bank_tables_are_pinned():
     """The ratios are part of any format built on the bank: they must never change."""
     digest = hashlib.sha256(np.asarray(BANK.ratios, "<i8").tobytes()).hexdigest()
-    assert digest[:16] == "22112b55f975d3f4"
+    assert digest[:16] == "84199fa725475e4e"
     assert BANK.ratios == sorted(BANK.ratios)  # larger scale, flatter table
+
+
+def test_tables_put_the_trained_laws_mass_on_zero():
+    """Each table gives a zero residual the probability the continuous Laplace law of its
+    scale puts on [-1/2, 1/2] (what training prices), at small and large scales alike."""
+    import math
+
+    from codec.entropy.parametric import laplace_frequencies
+
+    bank = LaplaceBank(radius=63)
+    for i in (0, 5, 20, 40):  # (wider laws are cut by the window of ±63)
+        s = bank.scales[i]
+        freq = np.asarray(laplace_frequencies(128, 63, bank.ratios[i]), float)
+        p0 = freq[63] / freq.sum()
+        assert p0 == pytest.approx(1 - math.exp(-0.5 / s), rel=0.02, abs=3e-3), i
 
 
 @settings(max_examples=50, deadline=None)

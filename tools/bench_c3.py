@@ -37,6 +37,7 @@ import torch.nn.functional as F  # noqa: E402
 
 from codec.bdrate import bd_psnr, bd_rate  # noqa: E402
 from codec.container import ContainerReader  # noqa: E402
+from codec.errors import InputError  # noqa: E402
 from codec.rate import laplace_bits  # noqa: E402
 from codec.rd import SweepSpec, parse_models, sweep  # noqa: E402
 from codec.registry import read  # noqa: E402
@@ -129,7 +130,10 @@ def main(argv: list[str] | None = None) -> int:
         b = sorted(curves[test], key=lambda r: r["bpp"])
         ra, pa = [r["bpp"] for r in a], [r["psnr"] for r in a]
         rb, pb = [r["bpp"] for r in b], [r["psnr"] for r in b]
-        rate, psnr = bd_rate(ra, pa, rb, pb), bd_psnr(ra, pa, rb, pb)
+        try:
+            rate, psnr = bd_rate(ra, pa, rb, pb), bd_psnr(ra, pa, rb, pb)
+        except InputError:  # the curves do not overlap: no BD value
+            rate = psnr = None
         print(f"| {test} | {ref} | {_fmt(rate, '%')} | {_fmt(psnr, '')} |")
 
     if args.context_cost:

@@ -12,7 +12,13 @@ def _libraries() -> list[type]:
 
 
 def add_parser(sub) -> None:
-    from codec.cli.common import add_checkpoint, add_method_flags, common_parent, size_arg
+    from codec.cli.common import (
+        add_checkpoint,
+        add_method_flags,
+        add_preset,
+        common_parent,
+        size_arg,
+    )
 
     names = ", ".join(m.name for m in _libraries())
     p = sub.add_parser(
@@ -33,13 +39,14 @@ def add_parser(sub) -> None:
     p.add_argument("--crop", type=size_arg("--crop"), metavar="WxH")
     p.add_argument("--resize", type=size_arg("--resize"), metavar="WxH")
     p.add_argument("--threads", type=int, help="CPU threads (default: all)")
+    add_preset(p)
     add_checkpoint(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from codec.api import append_video, check_output_path
-    from codec.cli.common import emit_json, human_bytes
+    from codec.cli.common import emit_json, human_bytes, notice_printer
     from codec.options import specs
     from codec.progress import fraction_bar
 
@@ -52,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
                               max_frames=args.max_frames, crop=args.crop, resize=args.resize,
                               output=args.output, seed=args.seed, threads=args.threads,
                               report=report, checkpoint_every=args.checkpoint_every,
-                              resume=args.resume, **options)
+                              resume=args.resume, preset=args.preset,
+                              notice=notice_printer(args.quiet), **options)
     if args.json:
         emit_json({**result.to_dict(), "video": result.train["video"],
                    "library_bytes": result.train["library_bytes"]})

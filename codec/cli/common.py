@@ -69,6 +69,29 @@ def add_checkpoint(p: argparse.ArgumentParser) -> None:
                    "ends with the same file as one never interrupted (same --seed, CPU)")
 
 
+def add_preset(p: argparse.ArgumentParser) -> None:
+    from codec.presets import DEFAULT, PRESETS, duration
+
+    told = ", ".join(f"{name}: {preset.factor:g}x the default epochs, at most "
+                     f"{duration(preset.seconds)}" for name, preset in PRESETS.items())
+    p.add_argument("--preset", choices=list(PRESETS),
+                   help=f"video: speed preset setting --epochs from the frames' size when "
+                   f"neither --epochs nor --time-budget is given (default {DEFAULT}; {told} "
+                   "on 2 CPU cores, estimated)")
+
+
+def notice_printer(quiet: bool):
+    """Where an encode's up-front notices go: one ``nircodec: note:`` line on stderr each
+    (nowhere with --quiet)."""
+    import sys
+
+    def notice(line: str) -> None:
+        if not quiet:
+            print(f"nircodec: note: {line}", file=sys.stderr, flush=True)
+
+    return notice
+
+
 # -- flags derived from the registry's options dataclasses -------------------------------------
 BUDGET_FLAGS = ("epochs", "steps", "time_budget")
 """A run's length in epochs, steps or seconds (codec.fit.Budget): one of them at a time."""

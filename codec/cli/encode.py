@@ -10,10 +10,12 @@ from codec import registry
 from codec.cli.common import (
     add_checkpoint,
     add_method_flags,
+    add_preset,
     common_parent,
     emit_json,
     human_bytes,
     method_options,
+    notice_printer,
     size_arg,
 )
 from codec.errors import InputError
@@ -53,6 +55,7 @@ def add_parser(sub) -> None:
     g.add_argument("--resize", type=size_arg("--resize"), metavar="WxH",
                    help="resize frames (after cropping)")
     p.add_argument("--threads", type=int, help="CPU threads (default: all)")
+    add_preset(p)
     add_checkpoint(p)
     p.set_defaults(run=run)
 
@@ -97,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
                               max_frames=args.max_frames, crop=args.crop, resize=args.resize,
                               seed=args.seed, device=args.device, threads=args.threads,
                               report=report, checkpoint_every=args.checkpoint_every,
-                              resume=args.resume, **options)
+                              resume=args.resume, preset=args.preset,
+                              notice=notice_printer(args.quiet), **options)
     finally:
         if bar is not None:
             bar.close()
@@ -120,7 +124,8 @@ def _run_surface(args: argparse.Namespace, name: str, options: dict) -> int:
     from recon.api import encode_surface
 
     video_only = {"--max-frames": args.max_frames, "--crop": args.crop,
-                  "--resize": args.resize, "--start": args.start or None}
+                  "--resize": args.resize, "--start": args.start or None,
+                  "--preset": args.preset}
     given = [k for k, v in video_only.items() if v is not None]
     if given:
         raise InputError(f"{', '.join(given)}: video options, not for point clouds")

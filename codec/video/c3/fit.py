@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from codec.fit import Budget, Phase, Report, Step, Trainer, cosine, run
+from codec.fit import Budget, Phase, Report, Step, Sums, Trainer, cosine, run
 from codec.quant import quantize_best
 from codec.rate import laplace_bits, proxy
 from codec.video.c3.context import ContextModel, level_contexts, parent_window, scale_of
@@ -87,7 +87,7 @@ class C3Trainer(Trainer):
         self.noise = torch.Generator(device=frames.device).manual_seed(int(
             torch.randint(0, 1 << 62, (1,), generator=gen)))
         self.order: list[int] = []
-        self.sums = [0.0, 0.0, 0]  # mse, bpp, steps since the last report
+        self.sums = Sums(2)  # mse, bpp since the last report
 
     def _next_group(self) -> int:
         if not self.order:
@@ -112,11 +112,10 @@ class C3Trainer(Trainer):
         self.optim.zero_grad(set_to_none=True)
         loss.backward()
         self.optim.step()
-        self.sums = [self.sums[0] + mse.item(), self.sums[1] + bpp.item(), self.sums[2] + 1]
+        self.sums.add(mse, bpp)
         if not at.report:
             return None
-        m, b, k = self.sums
-        self.sums = [0.0, 0.0, 0]
+        (m, b), k = self.sums.take()
         return {"epoch": round((at.step + 1) / len(self.latents.grids), 1),
                 "loss": (m + self.lmbda * b) / k, "psnr": -10 * math.log10(max(m / k, 1e-10)),
                 "bpp": b / k}
@@ -125,7 +124,7 @@ class C3Trainer(Trainer):
         return {"latents": self.latents.state_dict(), "synthesis": self.synthesis.state_dict(),
                 "context": self.context.state_dict(), "gen": self.gen.get_state(),
                 "noise": self.noise.get_state(),
-                "order": list(self.order), "sums": list(self.sums)}
+                "order": list(self.order), "sums": self.sums.state()}
 
     def load(self, state: dict[str, Any]) -> None:
         self.latents.load_state_dict(state["latents"])
@@ -133,7 +132,8 @@ class C3Trainer(Trainer):
         self.context.load_state_dict(state["context"])
         self.gen.set_state(state["gen"])
         self.noise.set_state(state["noise"])
-        self.order, self.sums = list(state["order"]), list(state["sums"])
+        self.order = list(state["order"])
+        self.sums.load(state["sums"])
 
 
 def fit_c3(frames: np.ndarray, config: C3Config, *, lmbda: float, epochs: float,

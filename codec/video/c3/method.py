@@ -26,7 +26,7 @@ class C3Options:
     """train for this long (seconds) instead of a number of epochs"""
     gop: int = 8
     """frames per group (the latent grids' unit and the unit of random access)"""
-    lmbda: float = 3e-2
+    lmbda: float = 1e-2
     """rate weight: loss = MSE + LMBDA x estimated bits per pixel of the latents (larger =
     smaller file)"""
 
@@ -48,6 +48,9 @@ class C3Method(Method):
     tiny = {"size": "1k", "epochs": 20.0, "gop": 2}
     held_copies = 3
     work_per_pixel = 6000
+    # time model (codec.presets), tools/bench_presets.py on the 2-core reference machine
+    epoch_cost, cost_params, cost_exponent, measure_cost = 1.65e-6, 2_000, 0.7, 6.0e-6
+    min_epochs = 0.1  # a preset may train for a fraction of a pass
 
     def plan(self, shape: tuple[int, ...], options: C3Options) -> C3Config:
         return plan_config(parse_count(options.size), gop=options.gop)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from codec.fields.pack import fake_quantize_levels, quantize_field
-from codec.fit import Budget, Phase, Report, Step, Trainer, cosine, run
+from codec.fit import Budget, Phase, Report, Step, Sums, Trainer, cosine, run
 from codec.rate import ramp
 from codec.video.hashgrid.codec import HashGridCodec
 from codec.video.hashgrid.network import HashGridVideoConfig, VideoField, pixel_coords
@@ -53,7 +53,7 @@ class FieldTrainer(Trainer):
         self.batch, self.bits, self.gen = batch, bits, gen
         self.rate, self.lmbda = rate, lmbda
         self.n_pix = target.shape[0]
-        self.loss_sum, self.loss_n = 0.0, 0  # since the last report
+        self.losses = Sums(1)  # since the last report
 
     def step(self, at: Step) -> dict[str, Any] | None:
         field = self.field
@@ -73,23 +73,23 @@ class FieldTrainer(Trainer):
         self.optim.zero_grad(set_to_none=True)
         loss.backward()
         self.optim.step()
-        self.loss_sum, self.loss_n = self.loss_sum + loss.item(), self.loss_n + 1
+        self.losses.add(loss)
         if not at.report:
             return None
-        mse = self.loss_sum / self.loss_n
-        self.loss_sum, self.loss_n = 0.0, 0
+        (total,), n = self.losses.take()
+        mse = total / n
         return {"epoch": round((at.step + 1) * self.batch / self.n_pix, 1), "loss": mse,
                 "psnr": -10 * math.log10(max(mse, 1e-10))}
 
     def state(self) -> dict[str, Any]:
         return {"field": self.field.state_dict(), "gen": self.gen.get_state(),
-                "loss_sum": self.loss_sum, "loss_n": self.loss_n,
+                "losses": self.losses.state(),
                 "rate": None if self.rate is None else self.rate.state_dict()}
 
     def load(self, state: dict[str, Any]) -> None:
         self.field.load_state_dict(state["field"])
         self.gen.set_state(state["gen"])
-        self.loss_sum, self.loss_n = state["loss_sum"], state["loss_n"]
+        self.losses.load(state["losses"])
         if self.rate is not None:
             self.rate.load_state_dict(state["rate"])
 

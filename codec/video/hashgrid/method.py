@@ -48,6 +48,9 @@ class HashGridMethod(Method):
     tiny = {"size": "8k", "epochs": 2.0}
     held_copies = 3
     work_per_pixel = 1500
+    # time model (codec.presets), tools/bench_presets.py on the 2-core reference machine
+    epoch_cost, cost_params, cost_exponent, measure_cost = 1.55e-6, 100_000, 0.3, 3.8e-6
+    min_epochs = 0.05  # a preset may train for a fraction of a pass
 
     def plan(self, shape: tuple[int, ...], options: HashGridOptions) -> HashGridVideoConfig:
         _, height, width = shape

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from codec import checkpoint
-from codec.fit import Budget, Phase, Step, Trainer, run, warmup_cosine
+from codec.fit import Budget, Phase, Step, Sums, Trainer, run, warmup_cosine
 from codec.method import FitContext, Report
 from codec.options import whole
 from codec.quant import fake_quantize, quantize, quantize_best
@@ -44,6 +44,8 @@ class Recipe:
 
 
 RECIPE = Recipe()
+REPORT_EVERY = 10
+"""Steps between progress reports (the only per-step reads of the loss from the device)."""
 MAX_ATTEMPTS = 3  # initialisations tried when a run stalls on the mean-frame plateau
 
 
@@ -118,9 +120,10 @@ def train(model: HNeRV, frames: torch.Tensor, valid_hw: tuple[int, int], budget:
     model.train()
     phases = () if rate is None else (Phase("ste", 1.0 - recipe.ste_fraction),)
     result = run(trainer, budget, optim=optim, schedule=warmup_cosine(recipe.warmup),
-                 phases=phases, report=report, tag=tag)
+                 phases=phases, report=report, report_every=REPORT_EVERY, tag=tag)
     if not trainer.stalled:
-        trainer.guard.restore_if_worse(trainer.epoch_loss / max(1, trainer.pos))
+        (epoch_loss,), steps = trainer.epoch_loss.read()
+        trainer.guard.restore_if_worse(epoch_loss / max(1, steps))
     stats = {**result.last, "steps": result.steps, "epochs": trainer.epoch,
              "seconds": result.seconds, "recoveries": trainer.guard.recoveries}
     return {**stats, "stalled": True} if trainer.stalled else stats
@@ -142,7 +145,7 @@ class FrameTrainer(Trainer):
         self.order = torch.empty(0, dtype=torch.long)
         self.pos = 0  # steps taken in the current epoch
         self.epoch = 0  # epochs completed
-        self.epoch_loss = 0.0  # sum of the current epoch's step losses
+        self.epoch_loss = Sums(1)  # the current epoch's step losses (read at its end)
         self.first_loss: float | None = None  # the first epoch's mean loss
         self.stalled = False
         self.rate, self.lmbda = rate, lmbda
@@ -168,7 +171,7 @@ class FrameTrainer(Trainer):
         loss.backward()
         self.optim.step()
         self.pos += 1
-        self.epoch_loss += loss.item()
+        self.epoch_loss.add(loss)
         if not at.report:
             return None
         with torch.no_grad():
@@ -183,8 +186,9 @@ class FrameTrainer(Trainer):
     def after_step(self, at: Step) -> bool:
         if self.pos < self.steps_per_epoch:
             return False
-        mean_loss = self.epoch_loss / self.steps_per_epoch
-        self.pos, self.epoch_loss = 0, 0.0
+        (total,), _ = self.epoch_loss.take()
+        mean_loss = total / self.steps_per_epoch
+        self.pos = 0
         self.guard.end_epoch(mean_loss)
         self.epoch += 1
         self.first_loss = self.first_loss or mean_loss

@@ -68,6 +68,8 @@ class HNeRVMethod(Method):
     tiny = {"size": "3k", "epochs": 3.0}
     held_copies = 3
     work_per_pixel = 6000
+    # time model (codec.presets), tools/bench_presets.py on the 2-core reference machine
+    epoch_cost, cost_params, cost_exponent, measure_cost = 1.1e-6, 100_000, 0.4, 2.6e-6
 
     def plan(self, shape: tuple[int, ...], options: HNeRVOptions) -> HNeRVConfig:
         frames, height, width = shape

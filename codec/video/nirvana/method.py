@@ -63,6 +63,8 @@ class NirvanaMethod(Method):
     tiny = {"size": "3k", "epochs": 2.0}
     held_copies = 0  # streamed: G frames at a time
     work_per_pixel = 5000
+    # time model (codec.presets), tools/bench_presets.py on the 2-core reference machine
+    epoch_cost, cost_params, cost_exponent, measure_cost = 3.1e-7, 10_000, 1.0, 2.3e-6
     networks_held = 2  # a chain keeps the group before the one it fits
 
     def plan(self, shape: tuple[int, ...], options: NirvanaOptions) -> NirvanaConfig:

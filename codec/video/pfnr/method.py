@@ -57,6 +57,8 @@ class PFNRMethod(Method):
     tiny = {"size": "20k", "epochs": 2.0}
     held_copies = 3
     work_per_pixel = 6000
+    # time model (codec.presets), tools/bench_presets.py on the 2-core reference machine
+    epoch_cost, cost_params, cost_exponent, measure_cost = 1.05e-6, 300_000, 1.0, 3.1e-6
 
     def plan(self, shape: tuple[int, ...], options: PFNROptions) -> PFNRConfig:
         _, height, width = shape
