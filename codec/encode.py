@@ -87,11 +87,12 @@ def given_options(method: Method, options: Any) -> set[str]:
     return {k for k, v in dict(options or {}).items() if v is not None}
 
 
-def device_kind(method: Method, device: str) -> str:
-    """"cpu" or "cuda": where a fit on ``device`` ("auto", "cpu", "cuda") will run."""
+def fit_device(method: Method, device: str):
+    """The torch device a fit of ``method`` on ``device`` ("auto", "cpu", "cuda") runs on
+    ("auto" picks CUDA only for a method that trains there)."""
     if device == "auto" and "cuda" not in method.devices:
-        return "cpu"
-    return resolve_device(device).type
+        device = "cpu"
+    return resolve_device(device)
 
 
 def apply_preset(method: Method, options: Any, shape: tuple[int, int, int], device: str,
@@ -106,7 +107,7 @@ def apply_preset(method: Method, options: Any, shape: tuple[int, int, int], devi
                          f"got {preset!r}")
     opts = options_of(method, options)
     opts, plan = presets.choose(method, opts, given_options(method, options),
-                                shape[0] * shape[1] * shape[2], device_kind(method, device),
+                                shape[0] * shape[1] * shape[2], fit_device(method, device).type,
                                 preset, threads or os.cpu_count() or 1)
     line = presets.hint(plan, method.name)
     if line is not None and notice is not None:
@@ -119,10 +120,7 @@ def start_fit(method: Method, *, seed: int = 0, device: str = "auto",
     """Threads, seeds (repeatable CPU encodes) and the device of a fit."""
     import torch
 
-
-    if device == "auto" and "cuda" not in method.devices:
-        device = "cpu"
-    dev = resolve_device(device)
+    dev = fit_device(method, device)
     if dev.type not in method.devices:
         raise InputError(f"{method.name} trains on {' or '.join(method.devices)} only "
                          f"(--device {method.devices[0]})")
