@@ -51,7 +51,7 @@ def encode_clip(clip, output: str | os.PathLike, *, model: str | None = None, se
 def append_video(library: str | os.PathLike, input: str | os.PathLike, *, start: int = 0,
                  max_frames: int | None = None, crop=None, resize=None,
                  output: str | os.PathLike | None = None, seed: int = 0,
-                 threads: int | None = None, report=None,
+                 device: str = "auto", threads: int | None = None, report=None,
                  checkpoint_every: float | None = None, resume: bool = False,
                  preset: str | None = None, notice=None, **options: Any) -> EncodeResult:
     """Fit one more video into a library file (pfnr), appending its sections in place
@@ -59,6 +59,6 @@ def append_video(library: str | os.PathLike, input: str | os.PathLike, *, start:
     added to the file; ``train["library_bytes"]`` is the whole file."""
     return pipeline.append_video(library, input, start=start, max_frames=max_frames, crop=crop,
                                  resize=resize, output=output, options=options, seed=seed,
-                                 threads=threads, report=report,
+                                 device=device, threads=threads, report=report,
                                  checkpoint_every=checkpoint_every, resume=resume,
                                  preset=preset, notice=notice)

@@ -261,10 +261,10 @@ def _measured(method: Method, codec, stats: dict, source, path, nbytes: int, add
 
 def append_video(library, input, *, start: int = 0, max_frames: int | None = None,
                  crop=None, resize=None, output=None, options: Any = None, seed: int = 0,
-                 threads: int | None = None, report: Report | None = None,
-                 checkpoint_every: float | None = None, resume: bool = False,
-                 preset: str | None = None, notice: Callable[[str], None] | None = None
-                 ) -> EncodeResult:
+                 device: str = "auto", threads: int | None = None,
+                 report: Report | None = None, checkpoint_every: float | None = None,
+                 resume: bool = False, preset: str | None = None,
+                 notice: Callable[[str], None] | None = None) -> EncodeResult:
     """Fit one more video into a library file (a method with ``library``), appending its
     sections (atomically; earlier bytes unchanged; to ``output`` when given). ``bytes``/``bpp``
     of the result are what the append added; ``train["library_bytes"]`` is the whole file."""
@@ -279,7 +279,7 @@ def append_video(library, input, *, start: int = 0, max_frames: int | None = Non
     opts = options_of(method, options)
     geometry = Geometry(crop=crop, resize=resize)
     count, width, height = check_input_fits(method, opts, input, start, max_frames, geometry)
-    opts, chosen = apply_preset(method, options, (count, height, width), "cpu", threads,
+    opts, chosen = apply_preset(method, options, (count, height, width), device, threads,
                                 preset, notice)
 
     def key() -> dict[str, Any]:
@@ -291,7 +291,7 @@ def append_video(library, input, *, start: int = 0, max_frames: int | None = Non
     with checkpointing(output or library, checkpoint_every, resume, key):
         clip = read_video(input, start=start, max_frames=max_frames, geometry=geometry)
         t0 = time.perf_counter()
-        ctx = start_fit(method, seed=seed, device="cpu", threads=threads, report=report)
+        ctx = start_fit(method, seed=seed, device=device, threads=threads, report=report)
         codec, sections, stats = method.append(lib, clip, opts, ctx)
         before = os.path.getsize(library)
         nbytes = append_sections(library, sections, output)

@@ -33,7 +33,6 @@ class SurfaceMethod(Method):
     """A surface method; subclasses set ``name``, ``codec``, ``Options``, ``summary``."""
 
     kind: ClassVar[str] = "surface"
-    devices: ClassVar[tuple[str, ...]] = ("cpu",)
 
     def plan(self, shape: tuple[int, ...], options: Any) -> Any:
         """The codec's config for a cloud of ``shape`` (points, 3) under ``options``."""

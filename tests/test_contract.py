@@ -163,6 +163,43 @@ def test_library_append_keeps_earlier_videos(name, clip, tmp_path, cli):
     assert decode_video(lib, video=1).shape == (4, 32, 48, 3)
 
 
+def test_append_on_a_missing_gpu_is_one_line(clip, tmp_path, cli):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    name = LIBRARIES[0]
+    lib = tmp_path / "lib.nirc"
+    assert cli("encode", clip, "-o", lib, "--model", name, "-q", *tiny(name))[0] == 0
+    before = lib.read_bytes()
+    assert "no CUDA device" in cli.fails("append", lib, clip, "--device", "cuda", "-q")
+    assert lib.read_bytes() == before
+
+
+def test_every_model_trains_on_cuda_too():
+    """Nothing refuses ``--device cuda`` (the gpu-marked tests train each model there)."""
+    assert [m.name for m in registry.methods() if "cuda" not in m.devices] == []
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", SURFACE)
+def test_surface_fitted_on_cuda_decodes_on_cpu(name, cloud, tmp_path, cli):
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    out = tmp_path / f"{name}.nirc"
+    code, _, err = cli("encode", cloud, "-o", out, "--model", name, "--device", "cuda", "-q",
+                       *tiny(name))
+    assert code == 0, err
+    code, _, err = cli("decode", out, "-o", tmp_path / "mesh.ply", "--resolution", 32, "-q")
+    assert code == 0, err
+    from recon.pointcloud import read_mesh
+
+    v, f = read_mesh(tmp_path / "mesh.ply")
+    assert len(f) > 0 and np.abs(v).max() < 3
+
+
 def test_every_video_model_trains_for_rate():
     assert RATED == VIDEO, "every video model takes --lmbda (rate-distortion training)"
 

@@ -233,7 +233,7 @@ def test_bad_options(values, flag):
 
 def test_method_limits():
     method = registry.method("nirvana", "video")
-    assert method.streamed and method.devices == ("cpu",)
+    assert method.streamed and method.devices == ("cpu", "cuda")
     assert method.coded_frames(10, NirvanaOptions(gop=4)) == 4  # --size is one group's network
     assert method.coded_frames(2, NirvanaOptions(gop=4)) == 2
     method.check_run(NirvanaOptions(workers=2), checkpointing=False)

@@ -23,7 +23,7 @@ def add_parser(sub) -> None:
     names = ", ".join(m.name for m in _libraries())
     p = sub.add_parser(
         "append",
-        parents=[common_parent(seed=True)],
+        parents=[common_parent(device=True, seed=True)],
         help=f"add a video to a library file ({names})",
         description="Fit a video into a library file (made by `nircodec encode VIDEO -o "
         f"LIB.nirc --model {names}`). Weights the earlier videos use stay frozen and their "
@@ -57,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     with fraction_bar("append", args.quiet) as report:
         result = append_video(args.library, args.input, start=args.start,
                               max_frames=args.max_frames, crop=args.crop, resize=args.resize,
-                              output=args.output, seed=args.seed, threads=args.threads,
+                              output=args.output, seed=args.seed, device=args.device,
+                              threads=args.threads,
                               report=report, checkpoint_every=args.checkpoint_every,
                               resume=args.resume, preset=args.preset,
                               notice=notice_printer(args.quiet), **options)

@@ -91,11 +91,11 @@ class CSPTrainer(FieldTrainer):
     near-surface queries and a ``uniform`` fraction of far ones."""
 
     def __init__(self, points: np.ndarray, config: SurfaceFieldConfig, recipe: Recipe,
-                 seed: int) -> None:
+                 seed: int, device: torch.device | str = "cpu") -> None:
         points = np.asarray(points, np.float64)
         with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's RNG
             torch.manual_seed(seed)
-            self.field = SurfaceField(config)
+            self.field = SurfaceField(config).to(device)
         tree = cKDTree(points)
         pool = QueryPool.build(points, per_point=20, k=recipe.sigma_k, seed=seed, tree=tree)
         far = np.random.default_rng(seed).uniform(-BOX, BOX, (max(1, len(pool) // 4), 3))
@@ -107,19 +107,22 @@ class CSPTrainer(FieldTrainer):
                 pool.queries.astype(np.float64), points, pool.target_index, normals, reach
             )
             far_t = plane_targets(far, points, far_idx, normals, reach)
-        self.queries = torch.from_numpy(np.concatenate([pool.queries, far.astype(np.float32)]))
-        self.targets = torch.from_numpy(np.concatenate([near_t, far_t]))
+        self.queries = torch.from_numpy(np.concatenate([pool.queries, far.astype(np.float32)])
+                                        ).to(device)
+        self.targets = torch.from_numpy(np.concatenate([near_t, far_t])).to(device)
         self.n_near, self.n_far = len(pool), round(recipe.batch * recipe.uniform)
         self.batch = recipe.batch
         self.optim = torch.optim.Adam(self.field.parameters(), lr=recipe.lr, betas=(0.9, 0.99),
                                       eps=1e-15)
-        self.gen = torch.Generator().manual_seed(seed)
+        self.gen = torch.Generator(device=device).manual_seed(seed)  # batches drawn there
 
     def step(self, at: Step) -> dict | None:
         gen = self.gen
         pick = torch.cat([
-            torch.randint(0, self.n_near, (self.batch - self.n_far,), generator=gen),
-            torch.randint(self.n_near, len(self.queries), (self.n_far,), generator=gen),
+            torch.randint(0, self.n_near, (self.batch - self.n_far,), generator=gen,
+                          device=gen.device),
+            torch.randint(self.n_near, len(self.queries), (self.n_far,), generator=gen,
+                          device=gen.device),
         ])
         q, t = self.queries[pick], self.targets[pick]
         # the epsilon keeps the gradient of the norm finite where c(q) hits its target exactly
@@ -132,15 +135,15 @@ class CSPTrainer(FieldTrainer):
 
 
 def fit_csp(points: np.ndarray, config: SurfaceFieldConfig, budget: Budget, *,
-            recipe: Recipe = RECIPE, seed: int = 0, report: Report | None = None
-            ) -> tuple[SurfaceField, dict]:
-    """points: (N, 3) normalised → (field of ``config``: (n, 3) → offsets (n, 3),
-    statistics). At least one step, however short a time budget."""
+            recipe: Recipe = RECIPE, seed: int = 0, device: torch.device | str = "cpu",
+            report: Report | None = None) -> tuple[SurfaceField, dict]:
+    """points: (N, 3) normalised → (field of ``config`` on the CPU: (n, 3) → offsets (n, 3),
+    statistics), trained on ``device``. At least one step, however short a time budget."""
     t_start = time.perf_counter()
-    trainer = CSPTrainer(points, config, recipe, seed)
+    trainer = CSPTrainer(points, config, recipe, seed, device)
     result = run(trainer, budget, optim=trainer.optim, schedule=cosine(recipe.final_lr),
                  report=report, report_every=REPORT_EVERY, tag="csp", min_steps=1)
-    trainer.field.eval()
+    trainer.field.eval().cpu()  # meshing and coding run on the CPU
     stats = {"steps": result.steps, "params": config.n_params(),
              "queries": len(trainer.queries), "seconds": time.perf_counter() - t_start,
              **result.last}

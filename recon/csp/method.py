@@ -49,7 +49,8 @@ class CSPMethod(SurfaceMethod):
 
     def fit(self, points: np.ndarray, config: SurfaceFieldConfig, options: CSPOptions,
             ctx: FitContext) -> tuple[SurfaceField, dict]:
-        return fit_csp(points, config, budget(options), seed=ctx.seed, report=ctx.report)
+        return fit_csp(points, config, budget(options), seed=ctx.seed, device=ctx.device,
+                       report=ctx.report)
 
     def to_codec(self, fitted: SurfaceField, norm: Normalization, points: np.ndarray,
                  options: CSPOptions) -> CSPCodec:

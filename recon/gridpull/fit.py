@@ -124,7 +124,8 @@ class GridPullTrainer(Trainer):
 
     safe_every = SAFE_EVERY
 
-    def __init__(self, points: np.ndarray, resolution: int, recipe: Recipe, seed: int) -> None:
+    def __init__(self, points: np.ndarray, resolution: int, recipe: Recipe, seed: int,
+                 device: torch.device | str = "cpu") -> None:
         r = self.resolution = resolution
         _, h = lattice(r)
         self.recipe = recipe
@@ -144,23 +145,24 @@ class GridPullTrainer(Trainer):
                                 lut[np.minimum(a_nodes + off, r**3 - 1)], -1)], 1)
                                 for off in (r * r, r, 1)])
         pairs = pairs[(pairs >= 0).all(1)]
-        self.q_c = torch.from_numpy(lut[q_idx].astype(np.int64))
-        self.t_c = torch.from_numpy(lut[t_idx].astype(np.int64))
-        self.q_w, self.q_dw, self.t_w, self.t_dw = (
-            torch.from_numpy(x) for x in (q_w, q_dw, t_w, t_dw))
-        self.pairs = torch.from_numpy(pairs)
-        self.param = torch.nn.Parameter(
-            torch.from_numpy(self.initial.ravel()[self.band].astype(np.float32)))
+        def put(x: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(x).to(device)
+
+        self.q_c = put(lut[q_idx].astype(np.int64))
+        self.t_c = put(lut[t_idx].astype(np.int64))
+        self.q_w, self.q_dw, self.t_w, self.t_dw = (put(x) for x in (q_w, q_dw, t_w, t_dw))
+        self.pairs = put(pairs)
+        self.param = torch.nn.Parameter(put(self.initial.ravel()[self.band].astype(np.float32)))
         self.optim = torch.optim.Adam([self.param], lr=recipe.lr)
-        self.queries = torch.from_numpy(pool.queries)
-        self.targets = torch.from_numpy(pool.targets)
-        self.target_index = torch.from_numpy(pool.target_index)
-        self.gen = torch.Generator().manual_seed(seed)
+        self.queries = put(pool.queries)
+        self.targets = put(pool.targets)
+        self.target_index = put(pool.target_index)
+        self.gen = torch.Generator(device=device).manual_seed(seed)  # batches drawn there
         self.n_pairs = min(len(pairs), recipe.batch * 4)
 
     def step(self, at: Step) -> dict | None:
         rc, param, gen = self.recipe, self.param, self.gen
-        pick = torch.randint(0, len(self.queries), (rc.batch,), generator=gen)
+        pick = torch.randint(0, len(self.queries), (rc.batch,), generator=gen, device=gen.device)
         q, t, ti = self.queries[pick], self.targets[pick], self.target_index[pick]
         vq, vt = param[self.q_c[pick]], param[self.t_c[ti]]  # (B, 8) node values
         dq = (vq * self.q_w[pick]).sum(1)
@@ -173,7 +175,8 @@ class GridPullTrainer(Trainer):
         l_pull = (weight * (pulled - t).norm(dim=1)).mean()
         l_surf = (dt**2).mean()
         l_grad = (1 - torch.nn.functional.cosine_similarity(gq, gt, dim=1)).mean()
-        pp = self.pairs[torch.randint(0, len(self.pairs), (self.n_pairs,), generator=gen)]
+        pp = self.pairs[torch.randint(0, len(self.pairs), (self.n_pairs,), generator=gen,
+                                      device=gen.device)]
         l_cont = ((param[pp[:, 0]] - param[pp[:, 1]]) ** 2).mean()
         loss = l_pull + rc.w_surface * l_surf + rc.w_gradient * l_grad
         loss = loss + rc.w_continuity * l_cont
@@ -195,18 +198,18 @@ class GridPullTrainer(Trainer):
     def values(self) -> np.ndarray:
         """(R, R, R) float32: the first guess with the fitted band."""
         out = self.initial.ravel().copy()
-        out[self.band] = self.param.detach().numpy()
+        out[self.band] = self.param.detach().cpu().numpy()
         r = self.resolution
         return out.reshape(r, r, r)
 
 
 def fit_grid(points: np.ndarray, budget: Budget, *, resolution: int = RESOLUTION,
-             recipe: Recipe = RECIPE, seed: int = 0, report: Report | None = None
-             ) -> tuple[np.ndarray, dict]:
+             recipe: Recipe = RECIPE, seed: int = 0, device: torch.device | str = "cpu",
+             report: Report | None = None) -> tuple[np.ndarray, dict]:
     """points: (N, 3) normalised → (values (R, R, R) float32 signed distances on the box
-    lattice, R = ``resolution``; statistics)."""
+    lattice, R = ``resolution``; statistics). Trains on ``device``."""
     t_start = time.perf_counter()
-    trainer = GridPullTrainer(points, resolution, recipe, seed)
+    trainer = GridPullTrainer(points, resolution, recipe, seed, device)
     result = run(trainer, budget, optim=trainer.optim, schedule=SCHEDULE, report=report,
                  report_every=REPORT_EVERY, tag="gridpull")
     stats = {"steps": result.steps, "band_nodes": len(trainer.band),

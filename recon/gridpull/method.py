@@ -61,7 +61,7 @@ class GridPullMethod(SurfaceMethod):
             # grid keeps the fit's accuracy without paying for its size
             resolution = max(config.resolution, min(256, 2 * config.resolution))
         return fit_grid(points, budget(options), resolution=resolution, seed=ctx.seed,
-                   report=ctx.report)
+                        device=ctx.device, report=ctx.report)
 
     def to_codec(self, fitted: np.ndarray, norm: Normalization, points: np.ndarray,
                  options: GridPullOptions) -> GridPullCodec:

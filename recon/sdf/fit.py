@@ -77,32 +77,34 @@ class SDFTrainer(FieldTrainer):
     Neural-Pull loss."""
 
     def __init__(self, points: np.ndarray, config: SurfaceFieldConfig, recipe: Recipe,
-                 seed: int) -> None:
+                 seed: int, device: torch.device | str = "cpu") -> None:
         torch.manual_seed(seed)
-        self.field = SurfaceField(config, backend="torch")
+        self.field = SurfaceField(config, backend="torch").to(device)
         self.recipe = recipe
         tree = cKDTree(points)
         pool = QueryPool.build(points, per_point=20, k=recipe.sigma_k,
                                sigma_max=recipe.sigma_max, seed=seed, tree=tree)
-        self.queries = torch.from_numpy(pool.queries)
-        self.targets = torch.from_numpy(pool.targets)
+        self.queries = torch.from_numpy(pool.queries).to(device)
+        self.targets = torch.from_numpy(pool.targets).to(device)
         self.guess = _first_guess(tree)
         field = self.field
         self.optim = torch.optim.Adam(
             [{"params": [field.grid.params]},
              {"params": [field.mlp.params], "weight_decay": 1e-6}],
             lr=recipe.lr, betas=(0.9, 0.99), eps=1e-15)
-        self.gen = torch.Generator().manual_seed(seed)
+        self.gen = torch.Generator(device=device).manual_seed(seed)  # batches drawn there
         # a snapped field is flat inside a lattice cell: differences need at least one cell
         cq = config.coord_quant
         self.h = max(recipe.fd_step, 2 * 0.55 / cq) if cq else recipe.fd_step
 
     def step(self, at: Step) -> dict | None:
         rc, field = self.recipe, self.field
-        pick = torch.randint(0, len(self.queries), (rc.batch,), generator=self.gen)
+        gen = self.gen
+        pick = torch.randint(0, len(self.queries), (rc.batch,), generator=gen, device=gen.device)
         q, t = self.queries[pick], self.targets[pick]
         if at.phase == "warmup":
-            x = torch.cat([q, (torch.rand(rc.batch, 3, generator=self.gen) - 0.5) * 1.1])
+            x = torch.cat([q, (torch.rand(rc.batch, 3, generator=gen, device=gen.device) - 0.5)
+                           * 1.1])
             loss = (field(x)[:, 0] - self.guess(x)).abs().mean()
             self.optim.zero_grad(set_to_none=True)
             loss.backward()
@@ -125,22 +127,24 @@ class SDFTrainer(FieldTrainer):
 
 
 def fit_sdf(points: np.ndarray, config: SurfaceFieldConfig, budget: Budget, *,
-            recipe: Recipe = RECIPE, seed: int = 0, report: Report | None = None
-            ) -> tuple[SurfaceField, dict]:
-    """points: (N, 3) normalised → (trained field of ``config``, statistics)."""
+            recipe: Recipe = RECIPE, seed: int = 0, device: torch.device | str = "cpu",
+            report: Report | None = None) -> tuple[SurfaceField, dict]:
+    """points: (N, 3) normalised → (trained field of ``config``, on the CPU, statistics).
+    Trains on ``device``."""
     start = time.perf_counter()
-    trainer = SDFTrainer(points, config, recipe, seed)
+    trainer = SDFTrainer(points, config, recipe, seed, device)
     phases = (Phase("warmup", 0.0), Phase("pull", recipe.warmup))
     result = run(trainer, budget, optim=trainer.optim, schedule=SCHEDULE, phases=phases,
                  report=report, report_every=REPORT_EVERY, tag="sdf")
-    trainer.field.eval()
+    trainer.field.eval().cpu()  # meshing and coding run on the CPU
     return trainer.field, {"steps": result.steps, "seconds": time.perf_counter() - start,
                            "params": config.n_params(), **result.last}
 
 
 def _first_guess(tree: cKDTree) -> Callable[[torch.Tensor], torch.Tensor]:
     field = grid_field(signed_init(tree, 128))
-    return lambda x: torch.from_numpy(field(x.numpy()).astype(np.float32))
+    # on the CPU (numpy): a copy each warm-up step when the field trains elsewhere
+    return lambda x: torch.from_numpy(field(x.cpu().numpy()).astype(np.float32)).to(x.device)
 
 
 def sdf(field: SurfaceField) -> Callable[[np.ndarray], np.ndarray]:

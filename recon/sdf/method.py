@@ -53,7 +53,8 @@ class SDFMethod(SurfaceMethod):
 
     def fit(self, points: np.ndarray, config: SurfaceFieldConfig, options: SDFOptions,
             ctx: FitContext) -> tuple[SurfaceField, dict]:
-        return fit_sdf(points, config, budget(options), seed=ctx.seed, report=ctx.report)
+        return fit_sdf(points, config, budget(options), seed=ctx.seed, device=ctx.device,
+                       report=ctx.report)
 
     def to_codec(self, fitted: SurfaceField, norm: Normalization, points: np.ndarray,
                  options: SDFOptions) -> NeuralSDFCodec:

@@ -106,7 +106,7 @@ def fit_field(frames: np.ndarray, fps: Fraction, config: HashGridVideoConfig, *,
     video = VideoInfo(w, h, t, fps)
     n_pix = t * h * w
     target = torch.from_numpy(frames).reshape(-1, 3).to(device)  # (T·H·W, 3) uint8
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator(device=device).manual_seed(seed)  # pixels and noise drawn there
     torch.manual_seed(seed)
     field = VideoField(config).to(device)
     rate = GridRate(field, bits, n_pix).to(device) if lmbda else None

@@ -149,7 +149,8 @@ class FrameTrainer(Trainer):
         self.first_loss: float | None = None  # the first epoch's mean loss
         self.stalled = False
         self.rate, self.lmbda = rate, lmbda
-        self.noise = torch.Generator().manual_seed(seed + 2)  # quantization noise
+        # quantization noise, drawn where the frames live (no copy or sync per step)
+        self.noise = torch.Generator(device=frames.device).manual_seed(seed + 2)
 
     def step(self, at: Step) -> dict[str, Any] | None:
         if self.pos == 0:

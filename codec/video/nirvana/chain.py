@@ -36,6 +36,7 @@ class ChainJob:
     first_group: int
     groups: int
     threads: int
+    device: str = "cpu"
 
 
 def fit_chain(job: ChainJob, report: Report | None = None) -> list[tuple[bytes, dict]]:
@@ -43,7 +44,7 @@ def fit_chain(job: ChainJob, report: Report | None = None) -> list[tuple[bytes, 
     torch.set_num_threads(job.threads)
     config, opts = job.config, job.options
     g_size = config.gop
-    state = ChainState.cold(config, job.seed + job.first_group)
+    state = ChainState.cold(config, job.seed + job.first_group).to(job.device)
     out: list[tuple[bytes, dict]] = []
     previous = last_frame = None
     start = time.perf_counter()
@@ -53,6 +54,7 @@ def fit_chain(job: ChainJob, report: Report | None = None) -> list[tuple[bytes, 
     saved = ckpt.restore(tag) if ckpt else None
     if saved is not None:
         state.load(saved["chain"])
+        state.to(job.device)
         first, out = saved["groups_done"], [tuple(r) for r in saved["out"]]
         previous = (saved["previous"][0].numpy(), saved["previous"][1])
         last_frame = saved["last_frame"].numpy()
@@ -74,7 +76,7 @@ def fit_chain(job: ChainJob, report: Report | None = None) -> list[tuple[bytes, 
         if out and (h, w) != (out[0][1]["height"], out[0][1]["width"]):
             raise InputError("the frame size changes within the video; nirvana needs one size")
         grid = (math.ceil(h / config.patch), math.ceil(w / config.patch))
-        data = GroupData.of(config, batch, grid)
+        data = GroupData.of(config, batch, grid).to(job.device)
         restart = k > 0 and is_cut(last_frame, batch)
         last_frame = batch[-1]
         cold = k == 0 or restart
@@ -115,17 +117,17 @@ def split_groups(groups: int, workers: int) -> list[tuple[int, int]]:
 
 
 def fit_all(config: NirvanaConfig, options: Any, source: FileSource | ArraySource, *,
-            seed: int = 0, threads: int = 1, report: Report | None = None
+            seed: int = 0, threads: int = 1, device: str = "cpu", report: Report | None = None
             ) -> tuple[list[tuple[bytes, dict]], int]:
     """Every group of ``source`` under ``options`` (NirvanaOptions), in ``options.workers``
-    chains: (payload, stats) per group, and the frame count."""
+    chains fitted on ``device``: (payload, stats) per group, and the frame count."""
     total = source.count()
     if total < 1:
         raise InputError("no frames to encode (video is empty or --start is too large)")
     groups = math.ceil(total / config.gop)
     chunks = split_groups(groups, options.workers)
-    jobs = [ChainJob(config, options, seed, source, first, n, max(1, threads // len(chunks)))
-            for first, n in chunks]
+    jobs = [ChainJob(config, options, seed, source, first, n, max(1, threads // len(chunks)),
+                     str(device)) for first, n in chunks]
     if len(jobs) == 1:
         results = fit_chain(jobs[0], report)
     else:

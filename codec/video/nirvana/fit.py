@@ -77,6 +77,16 @@ class ChainState:
         torch.manual_seed(seed)  # the priors' initialisation
         return cls(weights, log_steps, FactorizedDensity(), FactorizedDensity())
 
+    def to(self, device: torch.device | str) -> ChainState:
+        """This state with its tensors and priors on ``device`` (in place; returns self)."""
+        self.weights = {k: v.to(device) for k, v in self.weights.items()}
+        self.log_steps = {k: v.to(device) for k, v in self.log_steps.items()}
+        self.intra_prior.to(device)
+        self.residual_prior.to(device)
+        if self.symbols is not None:
+            self.symbols = {k: v.to(device) for k, v in self.symbols.items()}
+        return self
+
     def state(self) -> dict:
         """Tensors and numbers only (a checkpoint, codec.checkpoint)."""
         return {"weights": self.weights, "log_steps": self.log_steps,
@@ -128,6 +138,10 @@ class GroupData:
         target = to_patches(F.pad(x, pad, mode="replicate"), p)
         mask = to_patches(F.pad(torch.ones(g, 1, h, w), pad), p)
         return cls(target, mask, patch_centres(config, rows, cols), g * h * w)
+
+    def to(self, device: torch.device | str) -> GroupData:
+        return GroupData(self.target.to(device), self.mask.to(device), self.centres.to(device),
+                         self.pixels)
 
     def mse(self, pred: torch.Tensor, idx=slice(None)) -> torch.Tensor:
         m = self.mask[idx]
@@ -183,13 +197,16 @@ class GroupTrainer(Trainer):
         if cold:  # steps are learned once per chain, so residuals stay in one integer grid
             groups.append({"params": list(self.log_steps.values()), "lr": PRIOR_LR})
         self.optim = torch.optim.Adam(groups, foreach=True)
-        self.gen = torch.Generator().manual_seed(seed * 1_000_003 + state.groups)
-        self.mse, self.bits = float("nan"), float("nan")  # of the last step
+        # patches and noise are drawn where the data lives (no copy or sync per step)
+        device = data.target.device
+        self.gen = torch.Generator(device=device).manual_seed(seed * 1_000_003 + state.groups)
+        nan = torch.tensor(float("nan"))
+        self.last = (nan, nan)  # the last step's MSE and bits (read when the group ends)
 
-    def step(self, at: Step) -> dict[str, Any]:
+    def step(self, at: Step) -> dict[str, Any] | None:
         n, data = self.data.centres.shape[0], self.data
-        idx = torch.randperm(n, generator=self.gen)[: self.batch] if self.batch < n \
-            else slice(None)
+        idx = (torch.randperm(n, generator=self.gen, device=self.gen.device)[: self.batch]
+               if self.batch < n else slice(None))
         noisy, latents = {}, []
         for name, wt in self.weights.items():
             s = self.log_steps[name].exp()
@@ -207,8 +224,10 @@ class GroupTrainer(Trainer):
         self.optim.zero_grad(set_to_none=True)
         loss.backward()
         self.optim.step()
-        self.mse, self.bits = mse.item(), float(bits.detach())
-        return {"loss": loss.item(), "mse": self.mse, "bits": self.bits}
+        self.last = (mse.detach(), bits.detach())
+        if not at.report:
+            return None
+        return {"loss": loss.item(), "mse": float(self.last[0]), "bits": float(self.last[1])}
 
 
 def fit_group(config: NirvanaConfig, state: ChainState, data: GroupData, budget: Budget, *,
@@ -225,14 +244,15 @@ def fit_group(config: NirvanaConfig, state: ChainState, data: GroupData, budget:
                  phases=(Phase("ste", 1.0 - recipe.qat_fraction),), report=report,
                  report_every=REPORT_EVERY)
     out_steps = {k: float(v.detach().exp().float()) for k, v in trainer.log_steps.items()}
-    symbols = {k: torch.round(v.detach() / torch.tensor(out_steps[k])).to(torch.int64)
-               for k, v in trainer.weights.items()}
+    symbols = {k: torch.round(v.detach() / torch.tensor(out_steps[k], device=v.device))
+               .to(torch.int64) for k, v in trainer.weights.items()}
     state.weights = {k: v.detach() for k, v in trainer.weights.items()}
     state.log_steps = {k: v.detach() for k, v in trainer.log_steps.items()}
     state.symbols = symbols
     state.groups += 1
     state.since_intra = 1 if intra else state.since_intra + 1
     stats = {"steps": result.steps, "seconds": result.seconds, "cold": cold,
-             "restart": restart, "intra": intra, "train_mse": trainer.mse,
-             "train_bits": trainer.bits, "mse": rounded_mse(config, state, data)}
-    return GroupResult({k: v.numpy() for k, v in symbols.items()}, out_steps, intra, stats)
+             "restart": restart, "intra": intra, "train_mse": float(trainer.last[0]),
+             "train_bits": float(trainer.last[1]), "mse": rounded_mse(config, state, data)}
+    return GroupResult({k: v.cpu().numpy() for k, v in symbols.items()}, out_steps, intra,
+                       stats)

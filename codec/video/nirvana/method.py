@@ -59,7 +59,6 @@ class NirvanaMethod(Method):
     Options = NirvanaOptions
     summary = "a small network per group of frames, warm-started, random access, streamed"
     streamed = True
-    devices = ("cpu",)
     tiny = {"size": "3k", "epochs": 2.0}
     held_copies = 0  # streamed: G frames at a time
     work_per_pixel = 5000
@@ -80,7 +79,7 @@ class NirvanaMethod(Method):
     def fit(self, source: Any, config: NirvanaConfig, options: NirvanaOptions,
             ctx: FitContext) -> tuple[NirvanaCodec, dict]:
         results, frames = fit_all(config, options, source, seed=ctx.seed, threads=ctx.threads,
-                                  report=ctx.report)
+                                  device=ctx.device, report=ctx.report)
         h, w = results[0][1]["height"], results[0][1]["width"]
         p = config.patch
         video = VideoInfo(w, h, frames, source.fps(), (-w % p, -h % p))

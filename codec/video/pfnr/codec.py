@@ -197,16 +197,17 @@ class PFNRCodec:
         v = self.videos[self.current]
         indices = range(v.info.frames) if indices is None else indices
         dense, _ = self.known()
-        shared = {n: torch.from_numpy(dense[n] * v.mask[n]) for n in dense}
-        own = {n: torch.from_numpy(q.dequantize()) for n, q in v.own.items()}
+        shared = {n: torch.from_numpy(dense[n] * v.mask[n]).to(device) for n in dense}
+        own = {n: torch.from_numpy(q.dequantize()).to(device) for n, q in v.own.items()}
         h, w = v.info.height, v.info.width
         with torch.inference_mode():
             for i in range(0, len(indices), batch):
-                idx = torch.as_tensor(list(indices[i : i + batch]), dtype=torch.long)
+                idx = torch.as_tensor(list(indices[i : i + batch]), dtype=torch.long,
+                                      device=device)
                 x = inputs(self.config, idx, v.info.frames, self.current)
                 out = forward(self.config, shared, own, x)[..., :h, :w]
                 frames = (out.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1)
-                yield from frames.numpy()
+                yield from frames.cpu().numpy()
 
 
 def known_weights(config: PFNRConfig, videos: Sequence[VideoEntry]

@@ -88,8 +88,8 @@ class SubnetTrainer(Trainer):
 
     def step(self, at: Step) -> dict[str, Any] | None:
         if at.step % self.per_epoch == 0:  # a new epoch: a fresh order of the frames
-            self.batches = iter(torch.randperm(self.count, generator=self.gen)
-                                .split(self.batch))
+            self.batches = iter(torch.randperm(self.count, generator=self.gen,
+                                               device=self.gen.device).split(self.batch))
         idx = next(self.batches)
         shared, scores, own = (self.tensors[g] for g in ("shared", "scores", "own"))
         masks = {n: expand_mask(subnet_mask(scores[n], self.capacity), p.shape)
@@ -130,11 +130,12 @@ class SubnetTrainer(Trainer):
 
 def fit_video(config: PFNRConfig, library: PFNRCodec | None, frames: np.ndarray, fps, *,
               epochs: int, time_budget: float | None, capacity: float, bits: int, seed: int,
-              lmbda: float = 0.0, report: Report | None = None, recipe: Recipe = RECIPE
+              lmbda: float = 0.0, device: torch.device | str = "cpu",
+              report: Report | None = None, recipe: Recipe = RECIPE
               ) -> tuple[VideoEntry, dict[str, Any]]:
     """Fit video ``len(library.videos)`` (or 0) of ``frames`` (T, H, W, 3) uint8 for
-    ``epochs`` (or ``time_budget`` seconds), leaving every weight an earlier video uses
-    exactly as stored. Its new weights and own tensors are quantized to ``bits``; with
+    ``epochs`` (or ``time_budget`` seconds) on ``device``, leaving every weight an earlier
+    video uses exactly as stored. Its new weights and own tensors are quantized to ``bits``; with
     ``lmbda`` > 0 they are priced during training and stored on learned steps
     (``codec.video.pfnr.rate``)."""
     t, h, w, _ = frames.shape
@@ -144,20 +145,25 @@ def fit_video(config: PFNRConfig, library: PFNRCodec | None, frames: np.ndarray,
     shapes = config.shared_shapes()
     init = init_tensors(shapes, gen)
     known, used = known_weights(config, []) if library is None else library.known()
+    # initialised on the CPU (the same start on any device), then trained on ``device``
     shared = {n: torch.nn.Parameter(torch.where(torch.from_numpy(used[n]),
-                                                torch.from_numpy(known[n]), init[n]))
+                                                torch.from_numpy(known[n]), init[n]).to(device))
               for n in shapes}
-    scores = {n: torch.nn.Parameter(torch.randn(s, generator=gen))
+    scores = {n: torch.nn.Parameter(torch.randn(s, generator=gen).to(device))
               for n, s in config.unit_shapes().items()}
-    own = {n: torch.nn.Parameter(v) for n, v in init_tensors(config.video_shapes(), gen).items()}
-    hooks = [freeze(shared[n], torch.from_numpy(used[n])) for n in shapes]
-    x = pad_frames(frames, out_h, out_w)  # uint8; a batch at a time goes to float
+    own = {n: torch.nn.Parameter(v.to(device))
+           for n, v in init_tensors(config.video_shapes(), gen).items()}
+    used_t = {n: torch.from_numpy(u).to(device) for n, u in used.items()}
+    hooks = [freeze(shared[n], used_t[n]) for n in shapes]
+    x = pad_frames(frames, out_h, out_w).to(device)  # uint8; a batch at a time goes to float
+    if torch.device(device).type != "cpu":  # orders and noise drawn there, without syncs
+        gen = torch.Generator(device=device).manual_seed(seed + 7919 * k)
     groups = [{"params": [*shared.values(), *scores.values(), *own.values()]}]
     rate = None
     if lmbda:
         rate = SubnetRate({n: p.detach() for n, p in shared.items()},
                           {n: p.detach() for n, p in own.items()},
-                          {n: torch.from_numpy(u) for n, u in used.items()}, bits, t * h * w)
+                          used_t, bits, t * h * w).to(device)
         groups += rate.parameter_groups(recipe.rate_lr)
     optim = torch.optim.Adam(groups, lr=recipe.lr, betas=(0.5, 0.999))
     tensors = {"shared": shared, "scores": scores, "own": own}
@@ -169,18 +175,18 @@ def fit_video(config: PFNRConfig, library: PFNRCodec | None, frames: np.ndarray,
                  report=report, report_every=REPORT_EVERY, tag=f"pfnr/{k}")
     for hk in hooks:
         hk.remove()
-    mask = {n: expand_mask(top_fraction(scores[n], capacity).numpy(), s)
+    mask = {n: expand_mask(top_fraction(scores[n], capacity).cpu().numpy(), s)
             for n, s in shapes.items()}
     if rate is None:
         def store(name: str, values: torch.Tensor):
-            return quantize_best(values.detach().numpy(), bits)
+            return quantize_best(values.detach().cpu().numpy(), bits)
     else:  # the file stores what training priced, on the learned steps
         store = rate.store
     new = {}
     for n in shapes:
         fresh = mask[n] & ~used[n]
         if fresh.any():
-            new[n] = store(n, shared[n].detach()[torch.from_numpy(fresh)])
+            new[n] = store(n, shared[n].detach().cpu()[torch.from_numpy(fresh)])
     own_q = {n: store(n, p) for n, p in own.items()}
     info = VideoInfo(w, h, t, Fraction(fps), (out_w - w, out_h - h))
     stats = {"steps": result.steps, "seconds": result.seconds,

@@ -53,7 +53,6 @@ class PFNRMethod(Method):
     Options = PFNROptions
     summary = "a library of videos in one network, each a masked subnetwork (append adds one)"
     library = True
-    devices = ("cpu",)
     tiny = {"size": "20k", "epochs": 2.0}
     held_copies = 3
     work_per_pixel = 6000
@@ -94,4 +93,4 @@ class PFNRMethod(Method):
         return fit_video(config, library, clip.frames, clip.fps, epochs=int(options.epochs),
                          time_budget=options.time_budget, capacity=options.capacity,
                          bits=options.bits, lmbda=options.lmbda, seed=ctx.seed,
-                         report=ctx.report)
+                         device=ctx.device, report=ctx.report)

@@ -132,7 +132,7 @@ class PFNRConfig:
 
 def position_encoding(x: torch.Tensor, levels: int) -> torch.Tensor:
     """(n,) values -> (n, 2·levels): sin and cos of π·2^l·x for l < levels."""
-    freqs = math.pi * (2.0 ** torch.arange(levels, dtype=torch.float64))
+    freqs = math.pi * (2.0 ** torch.arange(levels, dtype=torch.float64, device=x.device))
     ang = x.double()[:, None] * freqs
     return torch.cat([ang.sin(), ang.cos()], dim=1).float()
 
@@ -155,7 +155,7 @@ def spectral_up(x: torch.Tensor, mix: torch.Tensor, filt: torch.Tensor, size: tu
     filt_c = torch.complex(filt[..., 0], filt[..., 1])  # (Co, 2m, m)
     y = torch.einsum("nixy,io->noxy", low, mix_c) * filt_c
     big_h, big_w = size
-    out = torch.zeros(n, y.shape[1], big_h, big_w // 2 + 1, dtype=y.dtype)
+    out = torch.zeros(n, y.shape[1], big_h, big_w // 2 + 1, dtype=y.dtype, device=y.device)
     out[..., :modes, :modes] = y[..., :modes, :]
     out[..., big_h - modes :, :modes] = y[..., modes:, :]
     return torch.fft.irfft2(out, s=size, norm="forward")
