@@ -153,41 +153,28 @@ def point_options(model: str, label: str) -> dict[str, Any]:
 
 def sweep(spec: SweepSpec, out_dir: str | os.PathLike, *, quiet: bool = True) -> list[RdPoint]:
     """Run (or load from the cache) every point of ``spec``; returns them in order."""
-    from codec.anchors import ANCHORS
     from codec.progress import progress
-    from codec.video.io import Geometry, read_video
 
     out = Path(out_dir)
-    for a in spec.anchors:
-        if a not in ANCHORS:
-            raise InputError(f"unknown anchor {a!r} (known: {', '.join(ANCHORS)})")
-    curves = {*spec.anchors, *spec.models}
-    if spec.reference not in curves:
-        raise InputError(f"--reference {spec.reference!r} is not one of the curves")
-    clip = read_video(
-        spec.input,
-        max_frames=spec.max_frames,
-        geometry=Geometry(crop=spec.crop, resize=spec.resize),
-    )
+    check_spec(spec)
+    clip = read_clip(spec)
     (out / "points").mkdir(parents=True, exist_ok=True)  # after the input proved readable
-    jobs = [(m, s) for m, sizes in spec.models.items() for s in sizes]
-    jobs += [(a, f"crf{c}") for a in spec.anchors for c in ANCHOR_CRFS[a]]
-    base = _source_key(spec, clip.frames)
+    jobs = jobs_of(spec)
+    base = source_key(spec, clip.frames)
     points: list[RdPoint] = []
     with progress(total=len(jobs), desc="rd points", unit="pt", quiet=quiet) as bar:
 
         def run(curve: str, label: str) -> RdPoint:
-            path = out / "points" / f"{curve}__{label}.json"
-            extra = "" if curve in spec.anchors else f"|epochs={float(spec.epochs_of(curve)):g}"
-            key = hashlib.sha256(f"{base}|{curve}|{label}{extra}".encode()).hexdigest()
-            point = _load_point(path, key)
+            path = point_path(out, curve, label)
+            key = point_key(spec, base, curve, label)
+            point = load_point(path, key)
             if point is None:
                 point = (
-                    _anchor_point(clip, curve, label)
+                    anchor_point(clip, curve, label)
                     if curve in spec.anchors
-                    else _inr_point(spec, clip, curve, label, out)
+                    else inr_point(spec, clip, curve, label, out / f"{curve}-{label}.nirc")
                 )
-                _save_point(path, key, point)
+                save_point(path, key, point)
             bar.set_postfix_str(f"{curve} {label}", refresh=False)
             bar.update(1)
             points.append(point)
@@ -196,25 +183,70 @@ def sweep(spec: SweepSpec, out_dir: str | os.PathLike, *, quiet: bool = True) ->
         for curve, label in jobs:
             run(curve, label)
         # extend anchor ladders downwards in CRF until they reach the INR points' top rate
-        top = max((p.bpp for p in points if p.curve in spec.models), default=0.0)
         for anchor in spec.anchors:
-            crf = min(ANCHOR_CRFS[anchor])
-            best = max(p.bpp for p in points if p.curve == anchor)
-            while best < top and crf > 4:
-                crf -= 5
+            while (crf := next_crf(spec, points, anchor)) is not None:
                 bar.total += 1
-                best = max(best, run(anchor, f"crf{crf}").bpp)
+                run(anchor, f"crf{crf}")
     return points
 
 
-def _source_key(spec: SweepSpec, frames: np.ndarray) -> str:
+def check_spec(spec: SweepSpec) -> None:
+    """InputError for unknown anchors or a reference that is not one of the curves."""
+    from codec.anchors import ANCHORS
+
+    for a in spec.anchors:
+        if a not in ANCHORS:
+            raise InputError(f"unknown anchor {a!r} (known: {', '.join(ANCHORS)})")
+    if spec.reference not in {*spec.anchors, *spec.models}:
+        raise InputError(f"--reference {spec.reference!r} is not one of the curves")
+
+
+def read_clip(spec: SweepSpec):
+    """The frames every point of ``spec`` encodes."""
+    from codec.video.io import Geometry, read_video
+
+    return read_video(spec.input, max_frames=spec.max_frames,
+                      geometry=Geometry(crop=spec.crop, resize=spec.resize))
+
+
+def jobs_of(spec: SweepSpec) -> list[tuple[str, str]]:
+    """(curve, label) of every point a sweep of ``spec`` starts with: each model's ladder, then
+    each anchor's CRF ladder (which :func:`next_crf` may extend)."""
+    jobs = [(m, s) for m, sizes in spec.models.items() for s in sizes]
+    return jobs + [(a, f"crf{c}") for a in spec.anchors for c in ANCHOR_CRFS[a]]
+
+
+def next_crf(spec: SweepSpec, points: list[RdPoint], anchor: str) -> int | None:
+    """The next CRF below ``anchor``'s ladder (5 lower than its lowest point so far) while
+    its best rate is under the INR points' top rate, else None."""
+    top = max((p.bpp for p in points if p.curve in spec.models), default=0.0)
+    mine = [p for p in points if p.curve == anchor]
+    crf = min(int(p.label[3:]) for p in mine)
+    if max(p.bpp for p in mine) >= top or crf <= 4:
+        return None
+    return crf - 5
+
+
+def point_path(out: Path, curve: str, label: str) -> Path:
+    """Where a point of a sweep writing to ``out`` is cached."""
+    return out / "points" / f"{curve}__{label}.json"
+
+
+def point_key(spec: SweepSpec, base: str, curve: str, label: str) -> str:
+    """What a cached point must match: its source (``base``, :func:`source_key`), curve,
+    label and, for INR points, training length."""
+    extra = "" if curve in spec.anchors else f"|epochs={float(spec.epochs_of(curve)):g}"
+    return hashlib.sha256(f"{base}|{curve}|{label}{extra}".encode()).hexdigest()
+
+
+def source_key(spec: SweepSpec, frames: np.ndarray) -> str:
     """What every cached point depends on besides its curve and label (not the code version:
     delete the directory to re-measure after changing nircodec)."""
     digest = hashlib.sha256(frames.tobytes()).hexdigest()
     return f"{digest}|{spec.seed}|{frames.shape}"
 
 
-def _load_point(path: Path, key: str) -> RdPoint | None:
+def load_point(path: Path, key: str) -> RdPoint | None:
     try:
         data = json.loads(path.read_text())
         if data.pop("key") == key:
@@ -224,7 +256,7 @@ def _load_point(path: Path, key: str) -> RdPoint | None:
     return None
 
 
-def _save_point(path: Path, key: str, point: RdPoint) -> None:
+def save_point(path: Path, key: str, point: RdPoint) -> None:
     from codec.atomic import atomic_write
 
     with atomic_write(path) as fh:
@@ -252,7 +284,7 @@ def _measure(curve, label, ref, dist, nbytes, enc_s, dec_s) -> RdPoint:
     )
 
 
-def _anchor_point(clip, anchor: str, label: str) -> RdPoint:
+def anchor_point(clip, anchor: str, label: str) -> RdPoint:
     from codec.anchors import encode_anchor
 
     p = encode_anchor(clip.frames, anchor, int(label[3:]), clip.fps)
@@ -261,12 +293,14 @@ def _anchor_point(clip, anchor: str, label: str) -> RdPoint:
     )
 
 
-def _inr_point(spec: SweepSpec, clip, model: str, label: str, out: Path) -> RdPoint:
+def inr_point(spec: SweepSpec, clip, model: str, label: str, path: Path, *,
+              threads: int | None = None, device: str = "auto") -> RdPoint:
+    """Encode ``clip`` with ``model`` at ``label`` into ``path``, decode it, measure."""
     from codec.api import decode_video, encode_clip
 
-    path = out / f"{model}-{label}.nirc"
     result = encode_clip(
-        clip, path, model=model, seed=spec.seed, **point_options(model, label),
+        clip, path, model=model, seed=spec.seed, threads=threads, device=device,
+        **point_options(model, label),
         **{budget_field(model): _budget_value(model, spec.epochs_of(model))}
     )
     t0 = time.perf_counter()
@@ -292,57 +326,55 @@ def write_outputs(
 ) -> dict[str, Any]:
     """results.json (CompressAI schema, one entry per curve), results.csv, rd.png, summary.md."""
     from codec.atomic import atomic_write
-    from codec.bdrate import bd_psnr, bd_rate
+    from codec.plot import plot_rd
 
     out = Path(out_dir)
     curves = curves_of(points)
-    entries = []
-    for name, pts in curves.items():
-        entries.append(
-            {
-                "name": name,
-                "description": _describe(name, spec),
-                "results": {
-                    "bpp": [p.bpp for p in pts],
-                    "psnr-rgb": [p.psnr for p in pts],
-                    "ms-ssim": [p.ms_ssim for p in pts],
-                    "encoding_time": [p.encode_seconds for p in pts],
-                    "decoding_time": [p.decode_seconds for p in pts],
-                },
-            }
-        )
+    entries = schema_entries(curves, lambda name: describe(name, spec))
     with atomic_write(out / "results.json") as fh:
         fh.write(json.dumps(entries, indent=2).encode())
     with atomic_write(out / "results.csv") as fh:
-        rows = [asdict(p) for p in points]
-        text = _csv(rows)
-        fh.write(text.encode())
-    from codec.plot import plot_rd
-
+        fh.write(csv_text([asdict(p) for p in points]).encode())
     plot_rd(curves, out / "rd.png", log_x=log_x)
-    ref = curves[spec.reference]
-    bd: dict[str, dict[str, Any]] = {}
-    for name, pts in curves.items():
-        if name == spec.reference:
-            continue
-        row: dict[str, Any] = {}
-        try:
-            args = (
-                [p.bpp for p in ref],
-                [p.psnr for p in ref],
-                [p.bpp for p in pts],
-                [p.psnr for p in pts],
-            )
-            row["bd_rate"], row["bd_psnr"] = bd_rate(*args), bd_psnr(*args)
-        except InputError as exc:
-            row["error"] = str(exc)
-        bd[name] = row
+    bd = bd_rows(curves, spec.reference)
     with atomic_write(out / "summary.md") as fh:
         fh.write(_summary(curves, bd, spec).encode())
     return {"curves": list(curves), "bd": bd, "points": len(points)}
 
 
-def _describe(name: str, spec: SweepSpec) -> str:
+def schema_entries(curves: dict[str, list[RdPoint]], describe) -> list[dict[str, Any]]:
+    """CompressAI's results.json: one entry per curve (``describe(name)``: its text)."""
+    return [{"name": name, "description": describe(name),
+             "results": {"bpp": [p.bpp for p in pts], "psnr-rgb": [p.psnr for p in pts],
+                         "ms-ssim": [p.ms_ssim for p in pts],
+                         "encoding_time": [p.encode_seconds for p in pts],
+                         "decoding_time": [p.decode_seconds for p in pts]}}
+            for name, pts in curves.items()]
+
+
+def bd_rows(curves: dict[str, list[RdPoint]], reference: str) -> dict[str, dict[str, Any]]:
+    """BD-rate (%) and BD-PSNR (dB) of every curve against ``reference`` on the PSNR axis;
+    ``error`` instead where the curves cannot be compared."""
+    from codec.bdrate import bd_psnr, bd_rate
+
+    ref = curves[reference]
+    bd: dict[str, dict[str, Any]] = {}
+    for name, pts in curves.items():
+        if name == reference:
+            continue
+        row: dict[str, Any] = {}
+        try:
+            args = ([p.bpp for p in ref], [p.psnr for p in ref], [p.bpp for p in pts],
+                    [p.psnr for p in pts])
+            row["bd_rate"], row["bd_psnr"] = bd_rate(*args), bd_psnr(*args)
+        except InputError as exc:
+            row["error"] = str(exc)
+        bd[name] = row
+    return bd
+
+
+def describe(name: str, spec: SweepSpec) -> str:
+    """How a curve's points were made (results.json's description)."""
     from codec.anchors import ANCHORS
 
     if name in ANCHORS:
@@ -357,7 +389,7 @@ def _describe(name: str, spec: SweepSpec) -> str:
     )
 
 
-def _csv(rows: list[dict]) -> str:
+def csv_text(rows: list[dict]) -> str:
     import io
 
     buf = io.StringIO()

@@ -20,13 +20,17 @@ def add_parser(sub) -> None:
     p = sub.add_parser(
         "rd",
         parents=[common_parent(output=True, seed=True)],
-        help="rate-distortion sweep with BD-rate against FFmpeg anchors",
+        help="rate-distortion sweep with BD-rate against FFmpeg anchors, on Ray",
         description="Encode the same frames with nircodec models and FFmpeg anchors, measure "
         "every point from real bytes, and write results.json, results.csv, rd.png and "
-        "summary.md (BD-rate/BD-PSNR against --reference) into the output directory. Completed "
-        "points are cached there: rerunning skips them.",
+        "summary.md (BD-rate/BD-PSNR against --reference) into the output directory. Each "
+        "(input, model, rate point) and each anchor ladder is one Ray task: with no --address "
+        "Ray runs embedded on this machine. Several inputs: one folder of outputs per input, "
+        "and the data set's (BD-rate averaged over the inputs, mean curves) in the output "
+        "directory. Completed points are cached there: rerunning skips them.",
     )
-    p.add_argument("input", help="any video FFmpeg can read")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="videos FFmpeg can read, folders of them, or glob patterns")
     p.add_argument(
         "--models",
         default=ladder,
@@ -49,20 +53,37 @@ def add_parser(sub) -> None:
         f"(defaults: {epochs}; see `nircodec encode --help`)",
     )
     p.add_argument("--log-x", action="store_true", help="logarithmic bpp axis in rd.png")
+    g = p.add_argument_group("Ray")
+    g.add_argument("--address", metavar="HOST:PORT",
+                   help="join a running Ray cluster (default: RAY_ADDRESS, else start Ray "
+                   "on this machine for the sweep)")
+    g.add_argument("--task-cpus", type=float, default=1.0, metavar="N",
+                   help="CPUs per task, its PyTorch threads (default 1)")
+    g.add_argument("--task-gpus", type=float, default=0.0, metavar="F",
+                   help="GPUs per task, fractions share one (default 0: train on CPUs)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import os
+    from dataclasses import replace
+    from pathlib import Path
 
     from codec.cli.common import emit_json
     from codec.errors import InputError
-    from codec.rd import SweepSpec, parse_epochs, parse_models, sweep, write_outputs
+    from codec.rd import SweepSpec, parse_epochs, parse_models, write_outputs
+    from codec.sweep import Engine, expand_inputs, input_names, kind_of, run_video_sweep
 
+    if os.path.exists(args.output) and not os.path.isdir(args.output):
+        raise InputError(f"{args.output}: exists and is not a directory")
+    engine = Engine(args.address, args.task_cpus, args.task_gpus)
+    inputs = expand_inputs(args.inputs)
+    if kind_of(inputs[0]) == "surface":
+        raise InputError("rd of point clouds and meshes: not yet supported")
     anchors = [a.strip() for a in args.anchors.split(",") if a.strip()]
     models = parse_models(args.models) if args.models else {}
-    spec = SweepSpec(
-        args.input,
+    template = SweepSpec(
+        str(inputs[0]),
         models,
         anchors,
         args.reference,
@@ -72,13 +93,24 @@ def run(args: argparse.Namespace) -> int:
         parse_epochs(args.epochs, models) if args.epochs else None,
         args.seed,
     )
-    if os.path.exists(args.output) and not os.path.isdir(args.output):
-        raise InputError(f"{args.output}: exists and is not a directory")
-    points = sweep(spec, args.output, quiet=args.quiet)
-    summary = write_outputs(points, spec, args.output, log_x=args.log_x)
+    specs = [replace(template, input=str(p)) for p in inputs]
+    out = Path(args.output)
+    names = input_names(inputs)
+    outs = [out] if len(inputs) == 1 else [out / n for n in names]
+    results = run_video_sweep(specs, outs, engine, quiet=args.quiet)
+    summaries = {n: write_outputs(pts, spec, o, log_x=args.log_x)
+                 for n, pts, spec, o in zip(names, results, specs, outs, strict=True)}
+    if len(inputs) == 1:
+        summary = summaries[names[0]]
+    else:
+        from codec.dataset import write_dataset
+        from codec.rd import describe
+
+        summary = write_dataset(dict(zip(names, results, strict=True)), args.reference, out,
+                                lambda c: describe(c, template), log_x=args.log_x)
+        summary["per_input"] = summaries
     if args.json:
         emit_json({"output": args.output, **summary})
         return 0
-    with open(os.path.join(args.output, "summary.md")) as fh:
-        print(fh.read())
+    print((out / "summary.md").read_text())
     return 0

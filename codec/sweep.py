@@ -1,0 +1,349 @@
+"""Rate–distortion sweeps over many inputs, on Ray.
+
+``nircodec rd`` runs every (input, model, rate point) and every anchor ladder of an input as one
+Ray task. With no address Ray starts embedded on this machine for the length of the sweep (no
+command to run first); ``--address HOST:PORT`` (or ``RAY_ADDRESS``) joins a running cluster.
+
+* **Data.** The driver reads each input once (with ``--max-frames``/``--crop``/``--resize``)
+  and puts its frames in Ray's object store; tasks on any node read them from there (zero-copy
+  on the driver's node), so workers need neither the input files nor a shared filesystem.
+  A task sends back its measurements and the bytes of the ``.nirc`` it wrote; the driver
+  writes both into the output directory.
+* **Failures.** A task whose worker dies (killed, machine lost) is run again, up to
+  ``retries`` times. A point that fails for its own reasons (e.g. a size too small for the
+  frame) is not retried: the sweep finishes every other point and then reports it.
+* **Cache.** A point is written to ``POINTS/CURVE__LABEL.json`` (atomically) when it is
+  complete, keyed by its source frames, seed, options and training length
+  (:func:`codec.rd.point_key`); a rerun loads what is there and runs only what is missing,
+  so an interrupted sweep resumes and a sweep with more points computes only the new ones.
+* **Outputs.** Per input, what ``codec.rd.write_outputs`` writes (one input: into the output
+  directory itself; several: into one folder per input), and for several inputs the data-set
+  view (:mod:`codec.dataset`).
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import secrets
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from codec import rd
+from codec.errors import InputError
+
+FAULT_ENV = "NIRCODEC_RD_FAULT_ONCE"
+"""Fault injection for tests: a directory; the first task that finds no marker file there
+creates one and kills its own worker process (a task whose worker dies is retried)."""
+
+
+@dataclass(frozen=True)
+class Engine:
+    """Where and how the tasks run."""
+
+    address: str | None = None
+    """a running Ray cluster (``HOST:PORT``); None: ``RAY_ADDRESS``, else an embedded one"""
+    task_cpus: float = 1.0
+    """CPUs each task reserves (its PyTorch threads: the whole number, at least 1)"""
+    task_gpus: float = 0.0
+    """GPUs each task reserves (fractions let small fits share one); > 0 trains on CUDA"""
+    retries: int = 3
+    """runs again of a task whose worker died"""
+
+    def __post_init__(self) -> None:
+        if not self.task_cpus > 0:
+            raise InputError(f"--task-cpus must be > 0, got {self.task_cpus:g}")
+        if not self.task_gpus >= 0:
+            raise InputError(f"--task-gpus must be >= 0, got {self.task_gpus:g}")
+
+    @property
+    def threads(self) -> int:
+        return max(1, int(self.task_cpus))
+
+    @property
+    def device(self) -> str:
+        return "cuda" if self.task_gpus > 0 else "cpu"
+
+
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".y4m", ".m4v", ".ts", ".mpg",
+                  ".mpeg", ".flv", ".ivf", ".264", ".265", ".h264", ".hevc")
+SURFACE_SUFFIXES = (".ply", ".pcd", ".xyz", ".xyzn", ".pts", ".npy", ".obj", ".stl", ".off")
+
+
+def kind_of(path: Path) -> str:
+    """"surface" for point clouds and meshes, else "video"."""
+    return "surface" if path.suffix.lower() in SURFACE_SUFFIXES else "video"
+
+
+def expand_inputs(items: list[str]) -> list[Path]:
+    """Files, folders (their video, point-cloud and mesh files, sorted) and glob patterns
+    (``clips/*.mp4``, ``data/**/*.ply``), in order, each file once. InputError for a missing
+    file, a pattern or folder that finds nothing, or videos mixed with surfaces."""
+    out: list[Path] = []
+    for item in items:
+        path = Path(item)
+        if any(ch in item for ch in "*?[") and not path.exists():
+            found = [Path(m) for m in sorted(glob.glob(item, recursive=True))]
+            found = [f for f in found if f.is_file()]
+            if not found:
+                raise InputError(f"{item}: the pattern matches no file")
+        elif path.is_dir():
+            found = sorted(f for f in path.iterdir() if f.is_file() and f.suffix.lower() in
+                           VIDEO_SUFFIXES + SURFACE_SUFFIXES)
+            if not found:
+                raise InputError(f"{item}: no video, point cloud or mesh files in this folder")
+        elif path.is_file():
+            found = [path]
+        else:
+            raise InputError(f"{item}: no such file or folder")
+        out += found
+    unique = list({os.path.realpath(p): p for p in reversed(out)}.values())[::-1]
+    if len({kind_of(p) for p in unique}) > 1:
+        raise InputError("the inputs mix videos with point clouds or meshes; sweep them "
+                         "separately")
+    return unique
+
+
+def input_names(paths: list[Path]) -> list[str]:
+    """A short, unique folder name per input: its stem, with its parent's name or a number
+    where stems repeat."""
+    stems = [p.stem or "input" for p in paths]
+    names = [s if stems.count(s) == 1 else f"{p.parent.name}_{s}" for s, p in
+             zip(stems, paths, strict=True)]
+    return [n if names.count(n) == 1 else f"{n}_{i}" for i, n in enumerate(names)]
+
+
+# -- Ray -----------------------------------------------------------------------------------------
+@contextmanager
+def ray_session(engine: Engine) -> Iterator[Any]:
+    """The ``ray`` module, connected: to ``engine.address`` / ``RAY_ADDRESS`` when given (left
+    running afterwards), else to a Ray started here for the length of the block (shut down
+    after). An embedded Ray authenticates with a fresh token kept in this process's
+    environment (never written to disk)."""
+    address = engine.address or os.environ.get("RAY_ADDRESS") or None
+    saved = {k: os.environ.get(k) for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}
+    if not address and saved["RAY_AUTH_MODE"] is None and saved["RAY_AUTH_TOKEN"] is None:
+        os.environ["RAY_AUTH_MODE"] = "token"  # read by Ray's config: set before it loads
+        os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
+    try:
+        import ray
+        from ray._raylet import Config
+    except ImportError:  # pragma: no cover - a dependency; only a broken install lacks it
+        raise InputError("nircodec rd needs Ray: pip install 'ray>=2.9'") from None
+    Config.initialize("")  # a Ray loaded earlier in this process re-reads the environment
+    kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
+                              "logging_level": logging.ERROR, "configure_logging": True}
+    try:
+        if address:
+            try:
+                ray.init(address=address, **kwargs)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                raise InputError(f"cannot join the Ray cluster at {address}: "
+                                 f"{_first_line(exc)}") from None
+        else:
+            ray.init(num_cpus=os.cpu_count() or 1, num_gpus=_cuda_count(), **kwargs)
+        yield ray
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _cuda_count() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# -- tasks ---------------------------------------------------------------------------------------
+def _inject_fault() -> None:
+    folder = os.environ.get(FAULT_ENV)
+    if not folder:
+        return
+    try:
+        fd = os.open(os.path.join(folder, "fault-injected"), os.O_CREAT | os.O_EXCL)
+    except FileExistsError:
+        return
+    os.close(fd)
+    os._exit(1)  # the worker dies mid-task, as when its machine is lost
+
+
+def video_task(frames, fps, spec: rd.SweepSpec, curve: str, labels: list[str], threads: int,
+               device: str) -> list[tuple[str, dict | None, bytes | None, str | None]]:
+    """Ray task: the points ``labels`` of ``curve`` on ``frames``. Per label: (label, the
+    point's fields, the .nirc bytes of an INR point, an error line or None)."""
+    import torch
+
+    from codec.video.io import Clip
+
+    _inject_fault()
+    torch.set_num_threads(threads)
+    clip = Clip(frames, fps)
+    out = []
+    for label in labels:
+        try:
+            if curve in spec.anchors:
+                point, data = rd.anchor_point(clip, curve, label), None
+            else:
+                with tempfile.TemporaryDirectory(prefix="nircodec-rd-") as tmp:
+                    path = Path(tmp) / "point.nirc"
+                    point = rd.inr_point(spec, clip, curve, label, path, threads=threads,
+                                         device=device)
+                    data = path.read_bytes()
+            out.append((label, asdict(point), data, None))
+        except (InputError, ValueError, RuntimeError) as exc:  # this point's own failure
+            out.append((label, None, None, _first_line(exc)))
+    return out
+
+
+# -- the sweep -----------------------------------------------------------------------------------
+@dataclass
+class InputState:
+    """One input's sweep: its spec, output folder, source key, frames and points so far."""
+
+    spec: rd.SweepSpec
+    out: Path
+    base: str = ""
+    frames: Any = None  # an ObjectRef once submitted
+    fps: Any = None
+    points: dict[tuple[str, str], rd.RdPoint] = field(default_factory=dict)
+    pending: int = 0  # tasks in flight
+
+    def ordered(self) -> list[rd.RdPoint]:
+        order = {job: i for i, job in enumerate(rd.jobs_of(self.spec))}
+        return [p for _, p in sorted(self.points.items(),
+                                     key=lambda kv: (order.get(kv[0], len(order)), kv[0]))]
+
+
+@dataclass
+class Failure:
+    input: str
+    curve: str
+    label: str
+    error: str
+
+    def __str__(self) -> str:
+        return f"{self.curve} {self.label} on {os.path.basename(self.input)}: {self.error}"
+
+
+def run_video_sweep(specs: list[rd.SweepSpec], outs: list[Path], engine: Engine, *,
+                    quiet: bool = True, ray_started: Callable[[], None] | None = None
+                    ) -> list[list[rd.RdPoint]]:
+    """Every point of every spec (one output folder each), on Ray; returns each input's
+    points. Raises InputError naming the points that failed after all others finished
+    (those are cached)."""
+    from codec.progress import progress
+
+    for spec in specs:
+        rd.check_spec(spec)
+    states = [InputState(spec, out) for spec, out in zip(specs, outs, strict=True)]
+    failures: list[Failure] = []
+    with ray_session(engine) as ray, progress(total=0, desc="rd points", unit="pt",
+                                              quiet=quiet) as bar:
+        if ray_started is not None:
+            ray_started()
+        remote = ray.remote(video_task).options(
+            num_cpus=engine.task_cpus, num_gpus=engine.task_gpus or None,
+            max_retries=engine.retries, retry_exceptions=False)
+        tasks: dict[Any, tuple[InputState, str, list[str]]] = {}
+
+        def submit(state: InputState, curve: str, labels: list[str], more: bool) -> None:
+            """Load cached points; send the others (INR points one a task, an anchor's
+            ladder as one). ``more``: points the bar did not count yet."""
+            bar.total += len(labels) if more else 0
+            todo = []
+            for label in labels:
+                point = rd.load_point(rd.point_path(state.out, curve, label),
+                                      rd.point_key(state.spec, state.base, curve, label))
+                if point is None:
+                    todo.append(label)
+                else:
+                    state.points[(curve, label)] = point
+                    bar.update(1)
+            groups = [todo] if curve in state.spec.anchors else [[x] for x in todo]
+            for group in filter(None, groups):
+                ref = remote.remote(state.frames, state.fps, state.spec, curve, group,
+                                    engine.threads, engine.device)
+                tasks[ref] = (state, curve, group)
+                state.pending += 1
+
+        def extend(state: InputState) -> None:
+            """Once an input's first ladders are done: one more CRF for each anchor still
+            below the INR points' top rate."""
+            points = list(state.points.values())
+            for anchor in state.spec.anchors:
+                if any(p.curve == anchor for p in points):
+                    crf = rd.next_crf(state.spec, points, anchor)
+                    if crf is not None:
+                        submit(state, anchor, [f"crf{crf}"], more=True)
+
+        bar.total = sum(len(rd.jobs_of(s.spec)) for s in states)
+        for state in states:
+            clip = rd.read_clip(state.spec)
+            (state.out / "points").mkdir(parents=True, exist_ok=True)
+            state.base = rd.source_key(state.spec, clip.frames)
+            state.frames, state.fps = ray.put(clip.frames), clip.fps
+            del clip
+            for curve, labels in _ladders(state.spec):
+                submit(state, curve, labels, more=False)
+            if not state.pending:
+                extend(state)
+        while tasks:
+            done, _ = ray.wait(list(tasks), num_returns=1, timeout=1.0)
+            bar.refresh()
+            for ref in done:
+                state, curve, labels = tasks.pop(ref)
+                state.pending -= 1
+                try:
+                    results = ray.get(ref)
+                except Exception as exc:  # the task itself crashed, or died out of retries
+                    results = [(label, None, None, _first_line(exc)) for label in labels]
+                for label, fields, data, error in results:
+                    if error is not None:
+                        failures.append(Failure(state.spec.input, curve, label, error))
+                    else:
+                        _store(state, curve, label, rd.RdPoint(**fields), data)
+                    bar.set_postfix_str(f"{curve} {label}", refresh=False)
+                    bar.update(1)
+                if state.pending == 0:
+                    extend(state)
+    if failures:
+        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+        raise InputError(f"{len(failures)} rd point(s) failed: {failures[0]}{more}; the "
+                         "finished points are cached, rerun to retry")
+    return [s.ordered() for s in states]
+
+
+def _ladders(spec: rd.SweepSpec) -> list[tuple[str, list[str]]]:
+    """(curve, labels) of a spec's first jobs, grouped by curve."""
+    out: dict[str, list[str]] = {}
+    for curve, label in rd.jobs_of(spec):
+        out.setdefault(curve, []).append(label)
+    return list(out.items())
+
+
+def _store(state: InputState, curve: str, label: str, point: rd.RdPoint,
+           data: bytes | None) -> None:
+    """A finished point: its .nirc (INR points), then its cache entry (atomic writes)."""
+    from codec.atomic import atomic_write
+
+    if data is not None:
+        with atomic_write(state.out / f"{curve}-{label}.nirc") as fh:
+            fh.write(data)
+    rd.save_point(rd.point_path(state.out, curve, label),
+                  rd.point_key(state.spec, state.base, curve, label), point)
+    state.points[(curve, label)] = point
