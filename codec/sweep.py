@@ -27,9 +27,10 @@ import glob
 import logging
 import os
 import secrets
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext, redirect_stdout
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,7 +103,10 @@ def expand_inputs(items: list[str]) -> list[Path]:
         else:
             raise InputError(f"{item}: no such file or folder")
         out += found
-    unique = list({os.path.realpath(p): p for p in reversed(out)}.values())[::-1]
+    first: dict[str, Path] = {}
+    for p in out:
+        first.setdefault(os.path.realpath(p), p)
+    unique = list(first.values())
     if len({kind_of(p) for p in unique}) > 1:
         raise InputError("the inputs mix videos with point clouds or meshes; sweep them "
                          "separately")
@@ -120,11 +124,19 @@ def input_names(paths: list[Path]) -> list[str]:
 
 # -- Ray -----------------------------------------------------------------------------------------
 @contextmanager
-def ray_session(engine: Engine) -> Iterator[Any]:
+def ray_session(engine: Engine, quiet: bool = False) -> Iterator[Any]:
     """The ``ray`` module, connected: to ``engine.address`` / ``RAY_ADDRESS`` when given (left
     running afterwards), else to a Ray started here for the length of the block (shut down
     after). An embedded Ray authenticates with a fresh token kept in this process's
-    environment (never written to disk)."""
+    environment (never written to disk). What Ray prints for the driver (e.g. that a worker
+    died and its task is retried) goes to stderr, or nowhere when ``quiet``: stdout stays
+    free for ``--json``."""
+    with open(os.devnull, "w") if quiet else nullcontext(sys.stderr) as sink, \
+            redirect_stdout(sink):
+        yield from _ray_session(engine)
+
+
+def _ray_session(engine: Engine) -> Iterator[Any]:
     address = engine.address or os.environ.get("RAY_ADDRESS") or None
     saved = {k: os.environ.get(k) for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}
     if not address and saved["RAY_AUTH_MODE"] is None and saved["RAY_AUTH_TOKEN"] is None:
@@ -140,6 +152,7 @@ def ray_session(engine: Engine) -> Iterator[Any]:
                               "logging_level": logging.ERROR, "configure_logging": True}
     try:
         if address:
+            _probe(address)
             try:
                 ray.init(address=address, **kwargs)
             except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -156,6 +169,21 @@ def ray_session(engine: Engine) -> Iterator[Any]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def _probe(address: str) -> None:
+    """InputError at once when nothing listens at a ``HOST:PORT`` address (Ray itself would
+    retry for minutes)."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or "/" in address:
+        return  # "auto", ray:// and other forms: Ray's own checks
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as exc:
+        raise InputError(f"cannot join the Ray cluster at {address}: "
+                         f"{exc.strerror or exc}") from None
 
 
 def _cuda_count() -> int:
@@ -252,7 +280,7 @@ def run_video_sweep(specs: list[rd.SweepSpec], outs: list[Path], engine: Engine,
         rd.check_spec(spec)
     states = [InputState(spec, out) for spec, out in zip(specs, outs, strict=True)]
     failures: list[Failure] = []
-    with ray_session(engine) as ray, progress(total=0, desc="rd points", unit="pt",
+    with ray_session(engine, quiet) as ray, progress(total=0, desc="rd points", unit="pt",
                                               quiet=quiet) as bar:
         if ray_started is not None:
             ray_started()
