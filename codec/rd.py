@@ -246,11 +246,12 @@ def source_key(spec: SweepSpec, frames: np.ndarray) -> str:
     return f"{digest}|{spec.seed}|{frames.shape}"
 
 
-def load_point(path: Path, key: str) -> RdPoint | None:
+def load_point(path: Path, key: str, cls: type = RdPoint):
+    """The point cached at ``path`` (a ``cls``) when its key is ``key``, else None."""
     try:
         data = json.loads(path.read_text())
         if data.pop("key") == key:
-            return RdPoint(**data)
+            return cls(**data)
     except (OSError, ValueError, KeyError, TypeError):
         pass
     return None

@@ -210,49 +210,123 @@ def _inject_fault() -> None:
     os._exit(1)  # the worker dies mid-task, as when its machine is lost
 
 
-def video_task(frames, fps, spec: rd.SweepSpec, curve: str, labels: list[str], threads: int,
-               device: str) -> list[tuple[str, dict | None, bytes | None, str | None]]:
-    """Ray task: the points ``labels`` of ``curve`` on ``frames``. Per label: (label, the
-    point's fields, the .nirc bytes of an INR point, an error line or None)."""
-    import torch
+class SweepKind:
+    """What the engine needs to know of one kind of input (videos here; surfaces in
+    ``recon.rd``): how to read an input, its jobs and cache keys, and the Ray task that
+    computes points. ``task(payload, spec, curve, labels, threads, device)`` returns, per
+    label, (label, the point's fields, the bytes of its .nirc or None, an error line or None);
+    it must be a module-level function (Ray ships it to the workers by reference)."""
 
+    point: type = rd.RdPoint
+    task: Callable[..., list] = staticmethod(lambda *a: [])
+
+    def check(self, spec: Any) -> None:
+        """InputError for a spec that cannot run (before any work starts)."""
+
+    def load(self, spec: Any) -> tuple[Any, str]:
+        """(what the tasks receive, through the object store; the source's cache key)."""
+        raise NotImplementedError
+
+    def jobs(self, spec: Any) -> list[tuple[str, str]]:
+        raise NotImplementedError
+
+    def ladder(self, spec: Any, curve: str) -> bool:
+        """Whether ``curve``'s points run as one task (an anchor's ladder)."""
+        return False
+
+    def key(self, spec: Any, base: str, curve: str, label: str) -> str:
+        raise NotImplementedError
+
+    def more(self, spec: Any, points: list) -> list[tuple[str, str]]:
+        """Points to add once an input's tasks are all done (none by default)."""
+        return []
+
+
+def video_task(payload, spec: rd.SweepSpec, curve: str, labels: list[str], threads: int,
+               device: str) -> list[tuple[str, dict | None, bytes | None, str | None]]:
+    """Ray task: the points ``labels`` of ``curve`` on the frames ``payload`` = (frames, fps).
+    """
     from codec.video.io import Clip
+
+    clip = Clip(*payload)
+
+    def one(label: str, folder: Path) -> tuple[rd.RdPoint, bytes | None]:
+        if curve in spec.anchors:
+            return rd.anchor_point(clip, curve, label), None
+        path = folder / "point.nirc"
+        point = rd.inr_point(spec, clip, curve, label, path, threads=threads, device=device)
+        return point, path.read_bytes()
+
+    return run_points(one, labels, threads)
+
+
+def run_points(one: Callable[[str, Path], tuple[Any, bytes | None]], labels: list[str],
+               threads: int) -> list[tuple[str, dict | None, bytes | None, str | None]]:
+    """A task's body: ``one(label, scratch folder)`` → (point, .nirc bytes) for each label,
+    a point's own failure (InputError, ValueError, RuntimeError) kept as its error line."""
+    import torch
 
     _inject_fault()
     torch.set_num_threads(threads)
-    clip = Clip(frames, fps)
     out = []
     for label in labels:
         try:
-            if curve in spec.anchors:
-                point, data = rd.anchor_point(clip, curve, label), None
-            else:
-                with tempfile.TemporaryDirectory(prefix="nircodec-rd-") as tmp:
-                    path = Path(tmp) / "point.nirc"
-                    point = rd.inr_point(spec, clip, curve, label, path, threads=threads,
-                                         device=device)
-                    data = path.read_bytes()
+            with tempfile.TemporaryDirectory(prefix="nircodec-rd-") as tmp:
+                point, data = one(label, Path(tmp))
             out.append((label, asdict(point), data, None))
-        except (InputError, ValueError, RuntimeError) as exc:  # this point's own failure
+        except (InputError, ValueError, RuntimeError) as exc:
             out.append((label, None, None, _first_line(exc)))
     return out
+
+
+class VideoSweep(SweepKind):
+    point = rd.RdPoint
+    task = staticmethod(video_task)
+
+    def check(self, spec: rd.SweepSpec) -> None:
+        rd.check_spec(spec)
+
+    def load(self, spec: rd.SweepSpec) -> tuple[Any, str]:
+        clip = rd.read_clip(spec)
+        return (clip.frames, clip.fps), rd.source_key(spec, clip.frames)
+
+    def jobs(self, spec: rd.SweepSpec) -> list[tuple[str, str]]:
+        return rd.jobs_of(spec)
+
+    def ladder(self, spec: rd.SweepSpec, curve: str) -> bool:
+        return curve in spec.anchors
+
+    def key(self, spec: rd.SweepSpec, base: str, curve: str, label: str) -> str:
+        return rd.point_key(spec, base, curve, label)
+
+    def more(self, spec: rd.SweepSpec, points: list) -> list[tuple[str, str]]:
+        """One more CRF for each anchor still below the INR points' top rate."""
+        out = []
+        for anchor in spec.anchors:
+            if any(p.curve == anchor for p in points):
+                crf = rd.next_crf(spec, points, anchor)
+                if crf is not None:
+                    out.append((anchor, f"crf{crf}"))
+        return out
+
+
+VIDEO = VideoSweep()
 
 
 # -- the sweep -----------------------------------------------------------------------------------
 @dataclass
 class InputState:
-    """One input's sweep: its spec, output folder, source key, frames and points so far."""
+    """One input's sweep: its spec, output folder, source key, payload and points so far."""
 
-    spec: rd.SweepSpec
+    spec: Any
     out: Path
     base: str = ""
-    frames: Any = None  # an ObjectRef once submitted
-    fps: Any = None
-    points: dict[tuple[str, str], rd.RdPoint] = field(default_factory=dict)
+    payload: Any = None  # an ObjectRef once loaded
+    points: dict[tuple[str, str], Any] = field(default_factory=dict)
     pending: int = 0  # tasks in flight
 
-    def ordered(self) -> list[rd.RdPoint]:
-        order = {job: i for i, job in enumerate(rd.jobs_of(self.spec))}
+    def ordered(self, kind: SweepKind) -> list:
+        order = {job: i for i, job in enumerate(kind.jobs(self.spec))}
         return [p for _, p in sorted(self.points.items(),
                                      key=lambda kv: (order.get(kv[0], len(order)), kv[0]))]
 
@@ -268,68 +342,56 @@ class Failure:
         return f"{self.curve} {self.label} on {os.path.basename(self.input)}: {self.error}"
 
 
-def run_video_sweep(specs: list[rd.SweepSpec], outs: list[Path], engine: Engine, *,
-                    quiet: bool = True, ray_started: Callable[[], None] | None = None
-                    ) -> list[list[rd.RdPoint]]:
+def run_sweep(kind: SweepKind, specs: list, outs: list[Path], engine: Engine, *,
+              quiet: bool = True) -> list[list]:
     """Every point of every spec (one output folder each), on Ray; returns each input's
     points. Raises InputError naming the points that failed after all others finished
     (those are cached)."""
     from codec.progress import progress
 
     for spec in specs:
-        rd.check_spec(spec)
+        kind.check(spec)
     states = [InputState(spec, out) for spec, out in zip(specs, outs, strict=True)]
     failures: list[Failure] = []
     with ray_session(engine, quiet) as ray, progress(total=0, desc="rd points", unit="pt",
-                                              quiet=quiet) as bar:
-        if ray_started is not None:
-            ray_started()
-        remote = ray.remote(video_task).options(
+                                                     quiet=quiet) as bar:
+        remote = ray.remote(kind.task).options(
             num_cpus=engine.task_cpus, num_gpus=engine.task_gpus or None,
             max_retries=engine.retries, retry_exceptions=False)
         tasks: dict[Any, tuple[InputState, str, list[str]]] = {}
 
-        def submit(state: InputState, curve: str, labels: list[str], more: bool) -> None:
-            """Load cached points; send the others (INR points one a task, an anchor's
-            ladder as one). ``more``: points the bar did not count yet."""
-            bar.total += len(labels) if more else 0
-            todo = []
-            for label in labels:
-                point = rd.load_point(rd.point_path(state.out, curve, label),
-                                      rd.point_key(state.spec, state.base, curve, label))
+        def submit(state: InputState, jobs: list[tuple[str, str]]) -> None:
+            """Load cached points; send the others (one task a point, or a ladder's)."""
+            ladders: dict[str, list[str]] = {}
+            for curve, label in jobs:
+                point = _load(kind, state, curve, label)
                 if point is None:
-                    todo.append(label)
+                    ladders.setdefault(curve, []).append(label)
                 else:
                     state.points[(curve, label)] = point
                     bar.update(1)
-            groups = [todo] if curve in state.spec.anchors else [[x] for x in todo]
-            for group in filter(None, groups):
-                ref = remote.remote(state.frames, state.fps, state.spec, curve, group,
-                                    engine.threads, engine.device)
-                tasks[ref] = (state, curve, group)
-                state.pending += 1
+            for curve, todo in ladders.items():
+                groups = [todo] if kind.ladder(state.spec, curve) else [[x] for x in todo]
+                for group in groups:
+                    ref = remote.remote(state.payload, state.spec, curve, group,
+                                        engine.threads, engine.device)
+                    tasks[ref] = (state, curve, group)
+                    state.pending += 1
 
-        def extend(state: InputState) -> None:
-            """Once an input's first ladders are done: one more CRF for each anchor still
-            below the INR points' top rate."""
-            points = list(state.points.values())
-            for anchor in state.spec.anchors:
-                if any(p.curve == anchor for p in points):
-                    crf = rd.next_crf(state.spec, points, anchor)
-                    if crf is not None:
-                        submit(state, anchor, [f"crf{crf}"], more=True)
+        def finish(state: InputState) -> None:
+            while state.pending == 0 and (more := kind.more(state.spec,
+                                                            list(state.points.values()))):
+                bar.total += len(more)
+                submit(state, more)
 
-        bar.total = sum(len(rd.jobs_of(s.spec)) for s in states)
+        bar.total = sum(len(kind.jobs(s.spec)) for s in states)
         for state in states:
-            clip = rd.read_clip(state.spec)
+            payload, state.base = kind.load(state.spec)
             (state.out / "points").mkdir(parents=True, exist_ok=True)
-            state.base = rd.source_key(state.spec, clip.frames)
-            state.frames, state.fps = ray.put(clip.frames), clip.fps
-            del clip
-            for curve, labels in _ladders(state.spec):
-                submit(state, curve, labels, more=False)
-            if not state.pending:
-                extend(state)
+            state.payload = ray.put(payload)
+            del payload
+            submit(state, kind.jobs(state.spec))
+            finish(state)
         while tasks:
             done, _ = ray.wait(list(tasks), num_returns=1, timeout=1.0)
             bar.refresh()
@@ -342,29 +404,25 @@ def run_video_sweep(specs: list[rd.SweepSpec], outs: list[Path], engine: Engine,
                     results = [(label, None, None, _first_line(exc)) for label in labels]
                 for label, fields, data, error in results:
                     if error is not None:
-                        failures.append(Failure(state.spec.input, curve, label, error))
+                        failures.append(Failure(str(state.spec.input), curve, label, error))
                     else:
-                        _store(state, curve, label, rd.RdPoint(**fields), data)
+                        _store(kind, state, curve, label, kind.point(**fields), data)
                     bar.set_postfix_str(f"{curve} {label}", refresh=False)
                     bar.update(1)
-                if state.pending == 0:
-                    extend(state)
+                finish(state)
     if failures:
         more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
         raise InputError(f"{len(failures)} rd point(s) failed: {failures[0]}{more}; the "
                          "finished points are cached, rerun to retry")
-    return [s.ordered() for s in states]
+    return [s.ordered(kind) for s in states]
 
 
-def _ladders(spec: rd.SweepSpec) -> list[tuple[str, list[str]]]:
-    """(curve, labels) of a spec's first jobs, grouped by curve."""
-    out: dict[str, list[str]] = {}
-    for curve, label in rd.jobs_of(spec):
-        out.setdefault(curve, []).append(label)
-    return list(out.items())
+def _load(kind: SweepKind, state: InputState, curve: str, label: str):
+    return rd.load_point(rd.point_path(state.out, curve, label),
+                         kind.key(state.spec, state.base, curve, label), kind.point)
 
 
-def _store(state: InputState, curve: str, label: str, point: rd.RdPoint,
+def _store(kind: SweepKind, state: InputState, curve: str, label: str, point: Any,
            data: bytes | None) -> None:
     """A finished point: its .nirc (INR points), then its cache entry (atomic writes)."""
     from codec.atomic import atomic_write
@@ -373,5 +431,5 @@ def _store(state: InputState, curve: str, label: str, point: rd.RdPoint,
         with atomic_write(state.out / f"{curve}-{label}.nirc") as fh:
             fh.write(data)
     rd.save_point(rd.point_path(state.out, curve, label),
-                  rd.point_key(state.spec, state.base, curve, label), point)
+                  kind.key(state.spec, state.base, curve, label), point)
     state.points[(curve, label)] = point

@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     from codec.cli.common import emit_json
     from codec.errors import InputError
     from codec.rd import SweepSpec, parse_epochs, parse_models, write_outputs
-    from codec.sweep import Engine, expand_inputs, input_names, kind_of, run_video_sweep
+    from codec.sweep import VIDEO, Engine, expand_inputs, input_names, kind_of, run_sweep
 
     if os.path.exists(args.output) and not os.path.isdir(args.output):
         raise InputError(f"{args.output}: exists and is not a directory")
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     names = input_names(inputs)
     outs = [out] if len(inputs) == 1 else [out / n for n in names]
-    results = run_video_sweep(specs, outs, engine, quiet=args.quiet)
+    results = run_sweep(VIDEO, specs, outs, engine, quiet=args.quiet)
     summaries = {n: write_outputs(pts, spec, o, log_x=args.log_x)
                  for n, pts, spec, o in zip(names, results, specs, outs, strict=True)}
     if len(inputs) == 1:
