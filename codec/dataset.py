@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
-from codec.rd import RdPoint, bd_rows, csv_text, curves_of, schema_entries
+from codec.rd import bd_rows, csv_text, curves_of, schema_entries
 
 
-def mean_curves(per_input: dict[str, list[RdPoint]]) -> dict[str, list[RdPoint]]:
-    """Per curve, the mean point of every label that every input has (by mean bpp)."""
-    groups: dict[tuple[str, str], list[RdPoint]] = {}
+def mean_curves(per_input: dict[str, list]) -> dict[str, list]:
+    """Per curve, the mean point of every label that every input has (by mean rate)."""
+    groups: dict[tuple[str, str], list] = {}
     for points in per_input.values():
         for p in points:
             groups.setdefault((p.curve, p.label), []).append(p)
@@ -29,17 +29,23 @@ def mean_curves(per_input: dict[str, list[RdPoint]]) -> dict[str, list[RdPoint]]
     return curves_of(out)
 
 
-def _mean(pts: list[RdPoint]) -> RdPoint:
-    def avg(name: str) -> float:
-        return sum(getattr(p, name) for p in pts) / len(pts)
+def _mean(pts: list):
+    """The point whose numbers are the means of ``pts``' (same curve and label; text fields
+    from the first, a field None when any point lacks it)."""
+    values: dict[str, Any] = {}
+    for f in fields(pts[0]):
+        got = [getattr(p, f.name) for p in pts]
+        if any(v is None for v in got):
+            values[f.name] = None
+        elif isinstance(got[0], str):
+            values[f.name] = got[0]
+        else:
+            mean = sum(got) / len(got)
+            values[f.name] = round(mean) if isinstance(got[0], int) else mean
+    return type(pts[0])(**values)
 
-    lpips = None if any(p.lpips is None for p in pts) else avg("lpips")
-    return RdPoint(pts[0].curve, pts[0].label, round(avg("bytes")), avg("bpp"), avg("psnr"),
-                   avg("psnr_y"), avg("psnr_yuv611"), avg("ms_ssim"), pts[0].ssim_kind, lpips,
-                   avg("encode_seconds"), avg("decode_seconds"))
 
-
-def bd_table(per_input: dict[str, list[RdPoint]], reference: str) -> dict[str, dict[str, Any]]:
+def bd_table(per_input: dict[str, list], reference: str) -> dict[str, dict[str, Any]]:
     """Per curve: each input's BD row (:func:`codec.rd.bd_rows`) and the mean BD-rate and
     BD-PSNR over the inputs where it is defined (``inputs``: how many)."""
     rows: dict[str, dict[str, Any]] = {}
@@ -54,16 +60,16 @@ def bd_table(per_input: dict[str, list[RdPoint]], reference: str) -> dict[str, d
     return rows
 
 
-def write_dataset(per_input: dict[str, list[RdPoint]], reference: str, out_dir,
+def write_dataset(per_input: dict[str, list], reference: str, out_dir,
                   describe, log_x: bool = False) -> dict[str, Any]:
     """results.json (mean curves, CompressAI schema), results.csv (every point, with its
     input), rd.png (mean curves) and summary.md (BD-rate per input and averaged) in
     ``out_dir``; returns the summary as a dict."""
     from codec.atomic import atomic_write
-    from codec.plot import plot_rd
 
     out = Path(out_dir)
     curves = mean_curves(per_input)
+    kind = type(next(p for pts in per_input.values() for p in pts))
     n = len(per_input)
     entries = schema_entries(curves, lambda name: f"{describe(name)}; mean of {n} inputs")
     with atomic_write(out / "results.json") as fh:
@@ -72,10 +78,10 @@ def write_dataset(per_input: dict[str, list[RdPoint]], reference: str, out_dir,
     with atomic_write(out / "results.csv") as fh:
         fh.write(csv_text(rows).encode())
     if curves:
-        plot_rd(curves, out / "rd.png", log_x=log_x)
+        kind.plot(curves, out / "rd.png", log_x=log_x)
     bd = bd_table(per_input, reference)
     with atomic_write(out / "summary.md") as fh:
-        fh.write(_summary(per_input, curves, bd, reference).encode())
+        fh.write(_summary(per_input, curves, bd, reference, kind).encode())
     return {"inputs": list(per_input), "curves": list(curves),
             "bd": {c: {"mean_bd_rate": r["mean_bd_rate"], "mean_bd_psnr": r["mean_bd_psnr"],
                        "inputs": r["inputs"]} for c, r in bd.items()},
@@ -86,13 +92,14 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None or not math.isfinite(x) else f"{x:+.1f}%"
 
 
-def _summary(per_input, curves, bd, reference: str) -> str:
+def _summary(per_input, curves, bd, reference: str, kind: type) -> str:
     names = list(per_input)
     lines = [f"# Rate–distortion summary: {len(names)} inputs", "",
-             f"BD-rate (PSNR axis) of each curve against **{reference}** on each input, and "
-             "its mean over the inputs where it is defined (the UVG convention: BD-rates are "
-             "averaged, not computed from averaged curves). Negative = fewer bits.", "",
-             "| curve | " + " | ".join(names) + " | mean | mean BD-PSNR dB |",
+             f"BD-rate ({kind.QUALITY} axis) of each curve against **{reference}** on each "
+             "input, and its mean over the inputs where it is defined (the UVG convention: "
+             "BD-rates are averaged, not computed from averaged curves). Negative = fewer "
+             "bytes.", "",
+             "| curve | " + " | ".join(names) + f" | mean | mean BD-{kind.QUALITY} dB |",
              "|---|" + "---:|" * (len(names) + 2)]
     for curve, row in bd.items():
         cells = [_pct(row["per_input"].get(n, {}).get("bd_rate")) for n in names]
@@ -102,11 +109,7 @@ def _summary(per_input, curves, bd, reference: str) -> str:
                      + ("n/a" if psnr is None else f"{psnr:+.2f}") + " |")
     lines += ["", "(N): mean over the N inputs where the curves overlap.", "",
               "Mean curves (each point averaged over the inputs that all have it):", "",
-              "| curve | point | bytes | bpp | PSNR dB | SSIM* | encode s |",
-              "|---|---|---:|---:|---:|---:|---:|"]
-    for curve, pts in curves.items():
-        for p in pts:
-            lines.append(f"| {curve} | {p.label} | {p.bytes:,} | {p.bpp:.4f} | {p.psnr:.2f} | "
-                         f"{p.ms_ssim:.4f} | {p.encode_seconds:.1f} |")
-    lines += ["", "*MS-SSIM, or SSIM for frames under 161 px.", ""]
+              *kind.TABLE]
+    lines += [p.row() for pts in curves.values() for p in pts]
+    lines += ["", kind.NOTE, ""]
     return "\n".join(lines)

@@ -33,6 +33,10 @@ ANCHOR_CRFS = {
 
 @dataclass
 class RdPoint:
+    """A video point. A kind of point also says how it is compared and shown: ``rate`` and
+    ``quality`` (the BD axes), ``results`` (its CompressAI-style results.json record),
+    ``TABLE``/``row`` (summary.md), ``NOTE`` and ``plot`` (rd.png)."""
+
     curve: str
     label: str
     bytes: int
@@ -45,6 +49,34 @@ class RdPoint:
     lpips: float | None
     encode_seconds: float
     decode_seconds: float
+
+    QUALITY = "PSNR"  # the BD quality axis, in summaries
+    TABLE = ("| curve | point | bytes | bpp | PSNR dB | SSIM* | encode s |",
+             "|---|---|---:|---:|---:|---:|---:|")
+    NOTE = "*MS-SSIM, or SSIM where frames are under 161 px (too small for MS-SSIM)."
+
+    def rate(self) -> float:
+        return self.bpp
+
+    def quality(self) -> float:
+        return self.psnr
+
+    def row(self) -> str:
+        return (f"| {self.curve} | {self.label} | {self.bytes:,} | {self.bpp:.4f} | "
+                f"{self.psnr:.2f} | {self.ms_ssim:.4f} | {self.encode_seconds:.1f} |")
+
+    @staticmethod
+    def results(pts: list[RdPoint]) -> dict[str, list]:
+        return {"bpp": [p.bpp for p in pts], "psnr-rgb": [p.psnr for p in pts],
+                "ms-ssim": [p.ms_ssim for p in pts],
+                "encoding_time": [p.encode_seconds for p in pts],
+                "decoding_time": [p.decode_seconds for p in pts]}
+
+    @staticmethod
+    def plot(curves: dict[str, list[RdPoint]], path: Path, log_x: bool = False) -> None:
+        from codec.plot import plot_rd
+
+        plot_rd(curves, path, log_x=log_x)
 
 
 @dataclass
@@ -315,47 +347,46 @@ def inr_point(spec: SweepSpec, clip, model: str, label: str, path: Path, *,
 # -- outputs -----------------------------------------------------------------------------------
 
 
-def curves_of(points: list[RdPoint]) -> dict[str, list[RdPoint]]:
-    out: dict[str, list[RdPoint]] = {}
+def curves_of(points: list) -> dict[str, list]:
+    """The points by curve, each curve by rising rate."""
+    out: dict[str, list] = {}
     for p in points:
         out.setdefault(p.curve, []).append(p)
-    return {k: sorted(v, key=lambda p: p.bpp) for k, v in out.items()}
+    return {k: sorted(v, key=lambda p: p.rate()) for k, v in out.items()}
 
 
-def write_outputs(
-    points: list[RdPoint], spec: SweepSpec, out_dir, log_x: bool = False
-) -> dict[str, Any]:
-    """results.json (CompressAI schema, one entry per curve), results.csv, rd.png, summary.md."""
+def write_outputs(points: list, spec: Any, out_dir, log_x: bool = False,
+                  describe_curve=None) -> dict[str, Any]:
+    """results.json (CompressAI schema, one entry per curve), results.csv, rd.png, summary.md.
+    ``points``: of one kind (RdPoint or another with its methods); ``describe_curve(name)``:
+    a curve's description (default: a video sweep's, :func:`describe`)."""
     from codec.atomic import atomic_write
-    from codec.plot import plot_rd
 
     out = Path(out_dir)
     curves = curves_of(points)
-    entries = schema_entries(curves, lambda name: describe(name, spec))
+    entries = schema_entries(curves, describe_curve or (lambda name: describe(name, spec)))
     with atomic_write(out / "results.json") as fh:
         fh.write(json.dumps(entries, indent=2).encode())
     with atomic_write(out / "results.csv") as fh:
         fh.write(csv_text([asdict(p) for p in points]).encode())
-    plot_rd(curves, out / "rd.png", log_x=log_x)
+    kind = type(points[0])
+    kind.plot(curves, out / "rd.png", log_x=log_x)
     bd = bd_rows(curves, spec.reference)
     with atomic_write(out / "summary.md") as fh:
-        fh.write(_summary(curves, bd, spec).encode())
+        fh.write(_summary(curves, bd, spec, kind).encode())
     return {"curves": list(curves), "bd": bd, "points": len(points)}
 
 
-def schema_entries(curves: dict[str, list[RdPoint]], describe) -> list[dict[str, Any]]:
+def schema_entries(curves: dict[str, list], describe) -> list[dict[str, Any]]:
     """CompressAI's results.json: one entry per curve (``describe(name)``: its text)."""
-    return [{"name": name, "description": describe(name),
-             "results": {"bpp": [p.bpp for p in pts], "psnr-rgb": [p.psnr for p in pts],
-                         "ms-ssim": [p.ms_ssim for p in pts],
-                         "encoding_time": [p.encode_seconds for p in pts],
-                         "decoding_time": [p.decode_seconds for p in pts]}}
+    return [{"name": name, "description": describe(name), "results": type(pts[0]).results(pts)}
             for name, pts in curves.items()]
 
 
-def bd_rows(curves: dict[str, list[RdPoint]], reference: str) -> dict[str, dict[str, Any]]:
-    """BD-rate (%) and BD-PSNR (dB) of every curve against ``reference`` on the PSNR axis;
-    ``error`` instead where the curves cannot be compared."""
+def bd_rows(curves: dict[str, list], reference: str) -> dict[str, dict[str, Any]]:
+    """BD-rate (%) and BD-quality (``bd_psnr``, in the quality's unit) of every curve against
+    ``reference`` on the points' ``rate``/``quality`` axes; ``error`` instead where the curves
+    cannot be compared."""
     from codec.bdrate import bd_psnr, bd_rate
 
     ref = curves[reference]
@@ -365,8 +396,8 @@ def bd_rows(curves: dict[str, list[RdPoint]], reference: str) -> dict[str, dict[
             continue
         row: dict[str, Any] = {}
         try:
-            args = ([p.bpp for p in ref], [p.psnr for p in ref], [p.bpp for p in pts],
-                    [p.psnr for p in pts])
+            args = ([p.rate() for p in ref], [p.quality() for p in ref],
+                    [p.rate() for p in pts], [p.quality() for p in pts])
             row["bd_rate"], row["bd_psnr"] = bd_rate(*args), bd_psnr(*args)
         except InputError as exc:
             row["error"] = str(exc)
@@ -400,13 +431,14 @@ def csv_text(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
-def _summary(curves, bd, spec: SweepSpec) -> str:
-    lines = [f"# Rate–distortion summary: {os.path.basename(spec.input)}", ""]
+def _summary(curves, bd, spec: Any, kind: type) -> str:
+    lines = [f"# Rate–distortion summary: {os.path.basename(str(spec.input))}", ""]
     lines.append(
         f"Reference curve: **{spec.reference}**. BD metrics use PCHIP interpolation "
-        "over the overlapping range; negative BD-rate = fewer bits than the reference."
+        "over the overlapping range; negative BD-rate = fewer bytes than the reference."
     )
-    lines += ["", "| curve | BD-rate (PSNR) | BD-PSNR dB |", "|---|---:|---:|"]
+    lines += ["", f"| curve | BD-rate ({kind.QUALITY}) | BD-{kind.QUALITY} dB |",
+              "|---|---:|---:|"]
     for name, row in bd.items():
         if "error" in row:
             lines.append(f"| {name} | n/a | n/a |")
@@ -415,22 +447,7 @@ def _summary(curves, bd, spec: SweepSpec) -> str:
     notes = [f"- {n}: {r['error']}" for n, r in bd.items() if "error" in r]
     if notes:
         lines += ["", *notes]
-    lines += [
-        "",
-        "| curve | point | bytes | bpp | PSNR dB | SSIM* | encode s |",
-        "|---|---|---:|---:|---:|---:|---:|",
-    ]
-    for name, pts in curves.items():
-        for p in pts:
-            lines.append(
-                f"| {name} | {p.label} | {p.bytes:,} | {p.bpp:.4f} | {p.psnr:.2f} | "
-                f"{p.ms_ssim:.4f} | {p.encode_seconds:.1f} |"
-            )
-    kind = next(iter(curves.values()))[0].ssim_kind
-    lines += [
-        "",
-        f"*{kind.upper()}"
-        + ("" if kind == "ms-ssim" else " (frames under 161 px are too small for MS-SSIM)"),
-        "",
-    ]
+    lines += ["", *kind.TABLE]
+    lines += [p.row() for pts in curves.values() for p in pts]
+    lines += ["", kind.NOTE, ""]
     return "\n".join(lines)
