@@ -127,7 +127,7 @@ def parse_epochs(text: str, models) -> dict[str, float]:
     return out
 
 
-def parse_models(text: str) -> dict[str, list[str]]:
+def parse_models(text: str, kind: str = "video") -> dict[str, list[str]]:
     """Each model's ladder of points, ``;`` between models: sizes (``"hnerv:0.05M,0.1M"``),
     sizes with a rate weight (``"hnerv:0.1M@1e-3,0.2M@1e-3"``), or one size at several rate
     weights (``"hnerv:0.1M@1e-3,3e-3,1e-2"``: after ``SIZE@λ``, a bare number is another λ
@@ -135,12 +135,12 @@ def parse_models(text: str) -> dict[str, list[str]]:
     from codec.options import parse_count
 
     out: dict[str, list[str]] = {}
-    videos = [m.name for m in registry.methods("video")]
+    names = [m.name for m in registry.methods(kind) if m.codec is not None]
     for part in filter(None, (p.strip() for p in text.split(";"))):
         name, _, sizes = part.partition(":")
-        if name not in videos:
-            raise InputError(f"--models: {name!r} is not a video model (choose from "
-                             f"{', '.join(videos)})")
+        if name not in names:
+            raise InputError(f"--models: {name!r} is not a {kind} model that writes files "
+                             f"(choose from {', '.join(names)})")
         ladder, size = [], None
         for entry in filter(None, (e.strip() for e in sizes.split(","))):
             if "@" in entry:

@@ -168,3 +168,45 @@ def mesh_metrics(
 def fscore_key(t: float) -> str:
     """Result key for the F-score at threshold t: 0.005 → "f@0.005" (shortest exact repr)."""
     return f"f@{float(t)!r}"
+
+
+def cloud_metrics(
+    gt_points: np.ndarray,
+    pred_v: np.ndarray,
+    pred_f: np.ndarray,
+    n_samples: int = 100_000,
+    seed: int = 0,
+    thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS,
+) -> dict[str, float | int | None]:
+    """:func:`mesh_metrics` against a point cloud when there is no GT mesh: distances from
+    (at most ``n_samples`` of) the cloud's points to the predicted triangles, and from
+    ``n_samples`` points sampled on the prediction to the nearest cloud point. A cloud has
+    no faces: ``normal_consistency`` is None."""
+    from scipy.spatial import cKDTree
+
+    gt = np.asarray(gt_points, np.float64)
+    pred_v, pred_f = _check_mesh(pred_v, pred_f, "predicted")
+    n_samples = int(n_samples)
+    if not 1 <= n_samples <= MAX_SAMPLES:
+        raise InputError(f"the number of samples must be in 1..{MAX_SAMPLES:,}, got {n_samples}")
+    pred_area, _ = _face_geometry(pred_v, pred_f, "predicted")
+    offset = 0.5 * (gt.min(axis=0) + gt.max(axis=0))
+    gt, pred_v = gt - offset, pred_v - offset
+    rng = np.random.default_rng(seed)
+    if len(gt) > n_samples:
+        gt = gt[rng.choice(len(gt), n_samples, replace=False)]
+    pred_pts, _ = sample_surface(pred_v, pred_f, n_samples, rng)
+    d_gt, _ = _Closest(pred_v, pred_f, pred_area > 0).query(gt)
+    d_pred = cKDTree(gt).query(pred_pts)[0]
+    out: dict[str, float | int | None] = {
+        "cd_l1": 0.5 * float(d_gt.mean() + d_pred.mean()),
+        "cd_l2": 0.5 * float(np.mean(d_gt**2) + np.mean(d_pred**2)),
+        "normal_consistency": None,
+    }
+    for t in thresholds:
+        precision, recall = float(np.mean(d_pred < t)), float(np.mean(d_gt < t))
+        total = precision + recall
+        out[fscore_key(t)] = 2 * precision * recall / total if total > 0 else 0.0
+    out["hausdorff"] = float(max(d_gt.max(), d_pred.max()))
+    out["n_samples"] = n_samples
+    return out

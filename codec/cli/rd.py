@@ -20,30 +20,35 @@ def add_parser(sub) -> None:
     p = sub.add_parser(
         "rd",
         parents=[common_parent(output=True, seed=True)],
-        help="rate-distortion sweep with BD-rate against FFmpeg anchors, on Ray",
+        help="rate-distortion sweep with BD-rate against FFmpeg (or Poisson+Draco) anchors, "
+        "on Ray",
         description="Encode the same frames with nircodec models and FFmpeg anchors, measure "
         "every point from real bytes, and write results.json, results.csv, rd.png and "
-        "summary.md (BD-rate/BD-PSNR against --reference) into the output directory. Each "
-        "(input, model, rate point) and each anchor ladder is one Ray task: with no --address "
-        "Ray runs embedded on this machine. Several inputs: one folder of outputs per input, "
-        "and the data set's (BD-rate averaged over the inputs, mean curves) in the output "
-        "directory. Completed points are cached there: rerunning skips them.",
+        "summary.md (BD-rate/BD-PSNR against --reference) into the output directory. Point "
+        "clouds and meshes: nircodec surface fields against a Poisson mesh stored with Draco, "
+        "bytes against CD-L1 (BD on the CD axis). Each (input, model, rate point) and each "
+        "anchor ladder is one Ray task: with no --address Ray runs embedded on this machine. "
+        "Several inputs: one folder of outputs per input, and the data set's (BD-rate "
+        "averaged over the inputs, mean curves) in the output directory. Completed points are "
+        "cached there: rerunning skips them.",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT",
-                   help="videos FFmpeg can read, folders of them, or glob patterns")
+                   help="videos FFmpeg can read, point clouds or meshes; folders of them, or "
+                   "glob patterns")
     p.add_argument(
         "--models",
-        default=ladder,
         help=f"model:size,size;model:... or, for models with --lmbda, model:SIZE@λ,λ,... (one "
-        f"size at several rate weights; default {ladder}; models: "
-        f"{', '.join(m.name for m in registry.methods('video'))})",
+        f"size at several rate weights; default {ladder}, for surfaces {SURFACE_LADDER}; "
+        f"video models: {', '.join(m.name for m in registry.methods('video'))})",
     )
     p.add_argument(
         "--anchors",
-        default="x264,x265",
-        help="comma list of x264, x264-veryslow, x265, svtav1 (default x264,x265)",
+        help="comma list of x264, x264-veryslow, x265, svtav1 (default x264,x265); surfaces: "
+        "poisson-draco (the default)",
     )
-    p.add_argument("--reference", default="x265", help="curve the BD metrics compare against")
+    p.add_argument("--reference",
+                   help="curve the BD metrics compare against (default x265; surfaces: "
+                   "poisson-draco)")
     p.add_argument("--resize", type=size_arg("--resize"), metavar="WxH")
     p.add_argument("--crop", type=size_arg("--crop"), metavar="WxH")
     p.add_argument("--max-frames", type=int)
@@ -53,6 +58,15 @@ def add_parser(sub) -> None:
         f"(defaults: {epochs}; see `nircodec encode --help`)",
     )
     p.add_argument("--log-x", action="store_true", help="logarithmic bpp axis in rd.png")
+    g = p.add_argument_group("surfaces")
+    g.add_argument("--conditions", metavar="C,...",
+                   help="how meshes are sampled (and clouds degraded), each a data-set input: "
+                   "clean, noisy[:SIGMA] (default 0.005), sparse[:N] (default 3000); default "
+                   "clean")
+    g.add_argument("--points", type=int, metavar="N",
+                   help="points sampled on a mesh (default 30000)")
+    g.add_argument("--samples", type=int, metavar="N",
+                   help="metric samples each way (default 100000)")
     g = p.add_argument_group("Ray")
     g.add_argument("--address", metavar="HOST:PORT",
                    help="join a running Ray cluster (default: RAY_ADDRESS, else start Ray "
@@ -64,29 +78,68 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
+SURFACE_LADDER = "gridpull:32k,262k,2.1M"
+VIDEO_ONLY = ("resize", "crop", "max_frames")
+SURFACE_ONLY = ("conditions", "points", "samples")
+
+
 def run(args: argparse.Namespace) -> int:
     import os
-    from dataclasses import replace
     from pathlib import Path
 
     from codec.cli.common import emit_json
     from codec.errors import InputError
-    from codec.rd import SweepSpec, parse_epochs, parse_models, write_outputs
-    from codec.sweep import VIDEO, Engine, expand_inputs, input_names, kind_of, run_sweep
+    from codec.rd import write_outputs
+    from codec.sweep import Engine, expand_inputs, input_names, kind_of, run_sweep
 
     if os.path.exists(args.output) and not os.path.isdir(args.output):
         raise InputError(f"{args.output}: exists and is not a directory")
     engine = Engine(args.address, args.task_cpus, args.task_gpus)
     inputs = expand_inputs(args.inputs)
-    if kind_of(inputs[0]) == "surface":
-        raise InputError("rd of point clouds and meshes: not yet supported")
-    anchors = [a.strip() for a in args.anchors.split(",") if a.strip()]
-    models = parse_models(args.models) if args.models else {}
+    kind = kind_of(inputs[0])
+    wrong = VIDEO_ONLY if kind == "surface" else SURFACE_ONLY
+    given = [f"--{k.replace('_', '-')}" for k in wrong if getattr(args, k) is not None]
+    if given:
+        raise InputError(f"{', '.join(given)}: not for {kind} inputs")
+    names = input_names(inputs)
+    if kind == "video":
+        sweep_kind, specs, describe = _video_specs(args, inputs)
+    else:
+        sweep_kind, specs, names, describe = _surface_specs(args, inputs, names)
+    out = Path(args.output)
+    outs = [out] if len(specs) == 1 else [out / n for n in names]
+    results = run_sweep(sweep_kind, specs, outs, engine, quiet=args.quiet)
+    summaries = {n: write_outputs(pts, spec, o, log_x=args.log_x, describe_curve=describe)
+                 for n, pts, spec, o in zip(names, results, specs, outs, strict=True)}
+    if len(specs) == 1:
+        summary = summaries[names[0]]
+    else:
+        from codec.dataset import write_dataset
+
+        summary = write_dataset(dict(zip(names, results, strict=True)), specs[0].reference,
+                                out, describe, log_x=args.log_x)
+        summary["per_input"] = summaries
+    if args.json:
+        emit_json({"output": args.output, **summary})
+        return 0
+    print((out / "summary.md").read_text())
+    return 0
+
+
+def _video_specs(args, inputs):
+    from dataclasses import replace
+
+    from codec import registry
+    from codec.rd import SweepSpec, describe, parse_epochs, parse_models
+    from codec.sweep import VIDEO
+
+    models = parse_models(args.models or f"{registry.default_method('video')}:0.05M,0.1M,0.2M")
+    anchors = [a.strip() for a in (args.anchors or "x264,x265").split(",") if a.strip()]
     template = SweepSpec(
         str(inputs[0]),
         models,
         anchors,
-        args.reference,
+        args.reference or "x265",
         args.max_frames,
         args.crop,
         args.resize,
@@ -94,23 +147,30 @@ def run(args: argparse.Namespace) -> int:
         args.seed,
     )
     specs = [replace(template, input=str(p)) for p in inputs]
-    out = Path(args.output)
-    names = input_names(inputs)
-    outs = [out] if len(inputs) == 1 else [out / n for n in names]
-    results = run_sweep(VIDEO, specs, outs, engine, quiet=args.quiet)
-    summaries = {n: write_outputs(pts, spec, o, log_x=args.log_x)
-                 for n, pts, spec, o in zip(names, results, specs, outs, strict=True)}
-    if len(inputs) == 1:
-        summary = summaries[names[0]]
-    else:
-        from codec.dataset import write_dataset
-        from codec.rd import describe
+    return VIDEO, specs, lambda curve: describe(curve, template)
 
-        summary = write_dataset(dict(zip(names, results, strict=True)), args.reference, out,
-                                lambda c: describe(c, template), log_x=args.log_x)
-        summary["per_input"] = summaries
-    if args.json:
-        emit_json({"output": args.output, **summary})
-        return 0
-    print((out / "summary.md").read_text())
-    return 0
+
+def _surface_specs(args, inputs, names):
+    from codec.errors import InputError
+    from codec.rd import parse_epochs, parse_models
+    from recon.rd import ANCHOR, POINTS, SURFACE, SurfaceSpec, parse_condition
+
+    models = parse_models(args.models or SURFACE_LADDER, "surface")
+    anchors = [a.strip() for a in (args.anchors if args.anchors is not None else ANCHOR)
+               .split(",") if a.strip()]
+    conditions = [c.strip() for c in (args.conditions or "clean").split(",") if c.strip()]
+    for c in conditions:
+        parse_condition(c)
+    for flag, value in (("--points", args.points), ("--samples", args.samples)):
+        if value is not None and not 10 <= value <= 10_000_000:
+            raise InputError(f"{flag} must be in 10..10M, got {value}")
+    epochs = parse_epochs(args.epochs, models) if args.epochs else None
+    specs, spec_names = [], []
+    for path, name in zip(inputs, names, strict=True):
+        for c in conditions:
+            specs.append(SurfaceSpec(str(path), models, anchors, args.reference or ANCHOR, c,
+                                     args.points or POINTS, args.samples or 100_000, epochs,
+                                     args.seed))
+            spec_names.append(name if len(conditions) == 1 else
+                              f"{name}-{c.replace(':', '')}")
+    return SURFACE, specs, spec_names, specs[0].describe
