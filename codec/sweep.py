@@ -123,6 +123,9 @@ def input_names(paths: list[Path]) -> list[str]:
 
 
 # -- Ray -----------------------------------------------------------------------------------------
+_TOKEN = secrets.token_hex(32)
+
+
 @contextmanager
 def ray_session(engine: Engine, quiet: bool = False) -> Iterator[Any]:
     """The ``ray`` module, connected: to ``engine.address`` / ``RAY_ADDRESS`` when given (left
@@ -141,7 +144,7 @@ def _ray_session(engine: Engine) -> Iterator[Any]:
     saved = {k: os.environ.get(k) for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}
     if not address and saved["RAY_AUTH_MODE"] is None and saved["RAY_AUTH_TOKEN"] is None:
         os.environ["RAY_AUTH_MODE"] = "token"  # read by Ray's config: set before it loads
-        os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
+        os.environ["RAY_AUTH_TOKEN"] = _TOKEN  # Ray caches it: one per process
     try:
         import ray
         from ray._raylet import Config
@@ -355,6 +358,7 @@ def run_sweep(kind: SweepKind, specs: list, outs: list[Path], engine: Engine, *,
     failures: list[Failure] = []
     with ray_session(engine, quiet) as ray, progress(total=0, desc="rd points", unit="pt",
                                                      quiet=quiet) as bar:
+        _check_resources(ray, engine)
         remote = ray.remote(kind.task).options(
             num_cpus=engine.task_cpus, num_gpus=engine.task_gpus or None,
             max_retries=engine.retries, retry_exceptions=False)
@@ -415,6 +419,18 @@ def run_sweep(kind: SweepKind, specs: list, outs: list[Path], engine: Engine, *,
         raise InputError(f"{len(failures)} rd point(s) failed: {failures[0]}{more}; the "
                          "finished points are cached, rerun to retry")
     return [s.ordered(kind) for s in states]
+
+
+def _check_resources(ray, engine: Engine) -> None:
+    """InputError when no node could ever run a task (Ray would wait for one forever)."""
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    if not any(r.get("CPU", 0) >= engine.task_cpus and r.get("GPU", 0) >= engine.task_gpus
+               for r in nodes):
+        most = max((r.get("CPU", 0) for r in nodes), default=0)
+        gpus = max((r.get("GPU", 0) for r in nodes), default=0)
+        raise InputError(f"no Ray node has --task-cpus {engine.task_cpus:g} and --task-gpus "
+                         f"{engine.task_gpus:g} (the largest has {most:g} CPUs and {gpus:g} "
+                         "GPUs)")
 
 
 def _load(kind: SweepKind, state: InputState, curve: str, label: str):

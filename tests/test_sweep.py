@@ -293,3 +293,11 @@ def test_surface_rd_on_a_mesh_under_two_conditions(shapes, tmp_path):
     assert cd[1]["poisson-draco"] > cd[0]["poisson-draco"]  # noise costs Poisson accuracy
     r = rd(str(shapes / "mesh"), "-o", str(out), "--resize", "32x32")
     assert r.returncode == 1 and "--resize: not for surface inputs" in r.stderr
+
+
+def test_tasks_no_node_can_run_are_one_line(clips, tmp_path):
+    r = rd(str(clips / "one.mp4"), "-o", str(tmp_path / "rd"), "--task-cpus", "512",
+           "--models", f"{MODEL}:6k", "--anchors", "x264", "--reference", "x264")
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 1 and len(lines) == 1, r.stderr
+    assert lines[0].startswith("nircodec: error: no Ray node has --task-cpus 512")
