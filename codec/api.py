@@ -28,24 +28,27 @@ def encode_video(input: str | os.PathLike, output: str | os.PathLike, *,
                  crop: tuple[int, int] | None = None, resize: tuple[int, int] | None = None,
                  seed: int = 0, device: str = "auto", threads: int | None = None, report=None,
                  checkpoint_every: float | None = None, resume: bool = False,
-                 preset: str | None = None, notice=None, **options: Any) -> EncodeResult:
+                 preset: str | None = None, notice=None, precision: str = "fp32",
+                 **options: Any) -> EncodeResult:
     """Fit a model to a video file, write ``output`` (.nirc), decode it back and measure it
     (``codec.encode.encode_video``). Without ``epochs`` or ``time_budget``, ``preset``
-    ("fast", "medium" (default), "slow"; codec.presets) sets the epochs."""
+    ("fast", "medium" (default), "slow"; codec.presets) sets the epochs. ``precision``
+    "bf16" runs the training steps under bfloat16 autocast (codec.fit.precision)."""
     return pipeline.encode_video(input, output, model=model, options=options, start=start,
                                  max_frames=max_frames, crop=crop, resize=resize, seed=seed,
                                  device=device, threads=threads, report=report,
                                  checkpoint_every=checkpoint_every, resume=resume,
-                                 preset=preset, notice=notice)
+                                 preset=preset, notice=notice, precision=precision)
 
 
 def encode_clip(clip, output: str | os.PathLike, *, model: str | None = None, seed: int = 0,
                 device: str = "auto", threads: int | None = None, report=None,
-                preset: str | None = None, notice=None, **options: Any) -> EncodeResult:
+                preset: str | None = None, notice=None, precision: str = "fp32",
+                **options: Any) -> EncodeResult:
     """Encode already-decoded frames (a :class:`codec.video.io.Clip`) into ``output``."""
     return pipeline.encode_clip(clip, output, model=model, options=options, seed=seed,
                                 device=device, threads=threads, report=report, preset=preset,
-                                notice=notice)
+                                notice=notice, precision=precision)
 
 
 def append_video(library: str | os.PathLike, input: str | os.PathLike, *, start: int = 0,
@@ -53,7 +56,8 @@ def append_video(library: str | os.PathLike, input: str | os.PathLike, *, start:
                  output: str | os.PathLike | None = None, seed: int = 0,
                  device: str = "auto", threads: int | None = None, report=None,
                  checkpoint_every: float | None = None, resume: bool = False,
-                 preset: str | None = None, notice=None, **options: Any) -> EncodeResult:
+                 preset: str | None = None, notice=None, precision: str = "fp32",
+                 **options: Any) -> EncodeResult:
     """Fit one more video into a library file (pfnr), appending its sections in place
     (atomically; earlier bytes unchanged). ``bytes``/``bpp`` of the result are what the append
     added to the file; ``train["library_bytes"]`` is the whole file."""
@@ -61,4 +65,4 @@ def append_video(library: str | os.PathLike, input: str | os.PathLike, *, start:
                                  resize=resize, output=output, options=options, seed=seed,
                                  device=device, threads=threads, report=report,
                                  checkpoint_every=checkpoint_every, resume=resume,
-                                 preset=preset, notice=notice)
+                                 preset=preset, notice=notice, precision=precision)

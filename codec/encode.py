@@ -116,10 +116,16 @@ def apply_preset(method: Method, options: Any, shape: tuple[int, int, int], devi
 
 
 def start_fit(method: Method, *, seed: int = 0, device: str = "auto",
-              threads: int | None = None, report: Report | None = None) -> FitContext:
-    """Threads, seeds (repeatable CPU encodes) and the device of a fit."""
+              threads: int | None = None, report: Report | None = None,
+              precision: str = "fp32") -> FitContext:
+    """Threads, seeds (repeatable CPU encodes), the device and precision of a fit."""
     import torch
 
+    from codec.fit import PRECISIONS
+
+    if precision not in PRECISIONS:
+        raise InputError(f"--precision must be one of {', '.join(PRECISIONS)}, got "
+                         f"{precision!r}")
     dev = fit_device(method, device)
     if dev.type not in method.devices:
         raise InputError(f"{method.name} trains on {' or '.join(method.devices)} only "
@@ -127,7 +133,15 @@ def start_fit(method: Method, *, seed: int = 0, device: str = "auto",
     threads = threads or os.cpu_count() or 1
     torch.set_num_threads(threads)
     seed_everything(seed)
-    return FitContext(device=dev, seed=seed, threads=threads, report=report)
+    return FitContext(device=dev, seed=seed, threads=threads, report=report,
+                      precision=precision)
+
+
+def fit_precision(ctx: FitContext):
+    """The scope in which a fit's training steps run at ``ctx.precision`` (codec.fit)."""
+    from codec.fit import precision
+
+    return precision(ctx.device.type, ctx.precision)
 
 
 def plan(method: Method, shape: tuple[int, ...], options: Any) -> Any:
@@ -178,7 +192,8 @@ def encode_video(input, output, *, model: str | None = None, options: Any = None
                  seed: int = 0, device: str = "auto", threads: int | None = None,
                  report: Report | None = None, checkpoint_every: float | None = None,
                  resume: bool = False, preset: str | None = None,
-                 notice: Callable[[str], None] | None = None) -> EncodeResult:
+                 notice: Callable[[str], None] | None = None,
+                 precision: str = "fp32") -> EncodeResult:
     """Fit ``model`` (default: the default video method) to a video file, write ``output``
     (.nirc), decode it back and measure it. ``options``: the method's options dataclass or a
     dict of its fields (unset epochs come from ``preset``, codec.presets; ``notice`` hears
@@ -205,32 +220,36 @@ def encode_video(input, output, *, model: str | None = None, options: Any = None
         else:
             source = read_video(input, start=start, max_frames=max_frames, geometry=geometry)
         return _encode(method, opts, source, output, (count, height, width), chosen,
-                       seed=seed, device=device, threads=threads, report=report)
+                       seed=seed, device=device, threads=threads, report=report,
+                       precision=precision)
 
 
 def encode_clip(clip, output, *, model: str | None = None, options: Any = None, seed: int = 0,
                 device: str = "auto", threads: int | None = None,
                 report: Report | None = None, preset: str | None = None,
-                notice: Callable[[str], None] | None = None) -> EncodeResult:
+                notice: Callable[[str], None] | None = None,
+                precision: str = "fp32") -> EncodeResult:
     """Encode already-decoded frames (a :class:`codec.video.io.Clip`) into ``output``."""
     method = registry.method(model or registry.default_method("video"), "video")
     shape = tuple(clip.frames.shape[:3])
     opts, chosen = apply_preset(method, options, shape, device, threads, preset, notice)
     source = ArraySource(clip.frames, clip.fps) if method.streamed else clip
     return _encode(method, opts, source, output, shape, chosen, seed=seed, device=device,
-                   threads=threads, report=report)
+                   threads=threads, report=report, precision=precision)
 
 
 def _encode(method: Method, opts: Any, source, output, shape: tuple[int, int, int],
             chosen: Plan, *, seed: int, device: str, threads: int | None,
-            report: Report | None) -> EncodeResult:
+            report: Report | None, precision: str = "fp32") -> EncodeResult:
     """``shape``: (frames, height, width) of ``source`` (from the headers for a streamed
     source, which is read only while fitting)."""
     t0 = time.perf_counter()
     check_output_path(output)
-    ctx = start_fit(method, seed=seed, device=device, threads=threads, report=report)
+    ctx = start_fit(method, seed=seed, device=device, threads=threads, report=report,
+                    precision=precision)
     config = plan(method, tuple(shape), opts)
-    codec, stats = method.fit(source, config, opts, ctx)
+    with fit_precision(ctx):
+        codec, stats = method.fit(source, config, opts, ctx)
     nbytes = write_codec(output, codec)
     seconds = time.perf_counter() - t0
     stats = {**stats, "plan": chosen.to_dict()}
@@ -264,7 +283,8 @@ def append_video(library, input, *, start: int = 0, max_frames: int | None = Non
                  device: str = "auto", threads: int | None = None,
                  report: Report | None = None, checkpoint_every: float | None = None,
                  resume: bool = False, preset: str | None = None,
-                 notice: Callable[[str], None] | None = None) -> EncodeResult:
+                 notice: Callable[[str], None] | None = None,
+                 precision: str = "fp32") -> EncodeResult:
     """Fit one more video into a library file (a method with ``library``), appending its
     sections (atomically; earlier bytes unchanged; to ``output`` when given). ``bytes``/``bpp``
     of the result are what the append added; ``train["library_bytes"]`` is the whole file."""
@@ -291,8 +311,10 @@ def append_video(library, input, *, start: int = 0, max_frames: int | None = Non
     with checkpointing(output or library, checkpoint_every, resume, key):
         clip = read_video(input, start=start, max_frames=max_frames, geometry=geometry)
         t0 = time.perf_counter()
-        ctx = start_fit(method, seed=seed, device=device, threads=threads, report=report)
-        codec, sections, stats = method.append(lib, clip, opts, ctx)
+        ctx = start_fit(method, seed=seed, device=device, threads=threads, report=report,
+                        precision=precision)
+        with fit_precision(ctx):
+            codec, sections, stats = method.append(lib, clip, opts, ctx)
         before = os.path.getsize(library)
         nbytes = append_sections(library, sections, output)
         seconds = time.perf_counter() - t0

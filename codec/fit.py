@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,6 +190,38 @@ class Result:
         return {**self.last, "steps": self.steps, "seconds": self.seconds}
 
 
+PRECISIONS = ("fp32", "bf16")
+_PRECISION: ContextVar[tuple[str, str]] = ContextVar("precision", default=("cpu", "fp32"))
+
+
+@contextmanager
+def precision(device_type: str, name: str = "fp32") -> Iterator[None]:
+    """The training steps of every fit inside run in ``name``: "fp32", or "bf16" (autocast:
+    convolutions and matrix products in bfloat16 on ``device_type``). Parameters, optimizer
+    state, quantization steps and the rate's densities (:func:`full_precision`) stay float32,
+    and what a fit stores is computed outside the steps, in float32."""
+    if name not in PRECISIONS:
+        raise ValueError(f"unknown precision {name!r} (choose from {', '.join(PRECISIONS)})")
+    token = _PRECISION.set((device_type, name))
+    try:
+        yield
+    finally:
+        _PRECISION.reset(token)
+
+
+def step_precision():
+    """The autocast context of one training step under the current :func:`precision`."""
+    device, name = _PRECISION.get()
+    return torch.autocast(device, dtype=torch.bfloat16, enabled=name == "bf16")
+
+
+def full_precision():
+    """A context in which a step's autocast is off (entropy models and rate terms are
+    evaluated in float32 whatever the step's precision)."""
+    device, name = _PRECISION.get()
+    return nullcontext() if name == "fp32" else torch.autocast(device, enabled=False)
+
+
 def run(trainer: Trainer, budget: Budget, *, optim=None, schedule: Schedule | None = None,
         phases: Sequence[Phase] = (), report: Report | None = None, report_every: int = 1,
         tag: str | None = None, min_steps: int = 1) -> Result:
@@ -228,7 +262,8 @@ def run(trainer: Trainer, budget: Budget, *, optim=None, schedule: Schedule | No
                 phase = p.name
         at = Step(step, progress, phase,
                   report is not None and (step == 0 or (step + 1) % report_every == 0))
-        stats = trainer.step(at)
+        with step_precision():
+            stats = trainer.step(at)
         step += 1
         at.done = min(budget.progress(step, time.perf_counter() - start), 1.0)
         if stats is not None:

@@ -28,6 +28,7 @@ class FitContext:
     seed: int = 0
     threads: int = 1
     report: Report | None = None
+    precision: str = "fp32"  # of the training steps (codec.fit.precision)
     extra: dict[str, Any] = field(default_factory=dict)
     """Kind-specific settings (surfaces: ``purpose`` "encode" or "mesh", ``resolution``)."""
 

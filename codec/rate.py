@@ -27,6 +27,7 @@ import warnings
 
 import torch
 
+from codec.fit import full_precision
 from codec.quant import QuantizedTensor, quantize_step
 
 LIKELIHOOD_FLOOR = 1e-9
@@ -147,8 +148,10 @@ class FactorizedDensity(torch.nn.Module):
         self.density = EntropyBottleneck(channels, init_scale=init_scale)
 
     def bits(self, values: torch.Tensor) -> torch.Tensor:
-        likelihood = self.density._likelihood(values.reshape(1, self.channels, -1))[0]
-        return -torch.log(likelihood.clamp_min(LIKELIHOOD_FLOOR)).sum() / math.log(2)
+        with full_precision():
+            likelihood = self.density._likelihood(
+                values.float().reshape(1, self.channels, -1))[0]
+            return -torch.log(likelihood.clamp_min(LIKELIHOOD_FLOOR)).sum() / math.log(2)
 
     def density_parameters(self) -> list[torch.nn.Parameter]:
         """The density's parameters (not its quantile helpers, which only CompressAI's own
@@ -175,14 +178,19 @@ class LaplaceDensity(torch.nn.Module):
 
 def laplace_bits(values: torch.Tensor, mean: torch.Tensor | float, scale: torch.Tensor
                  ) -> torch.Tensor:
-    """−Σ log2 P(x in [v − ½, v + ½]) for x ~ Laplace(mean, scale), per value (broadcast)."""
-    v = (values - mean).abs()
-    # by symmetry with v >= 0: an interval around the mean leaves the two tails out; one
-    # beyond ½ is a difference of one tail (computed in the tail, which stays accurate far out)
-    outer = torch.exp(-(v + 0.5) / scale)
-    inner = torch.exp(-(0.5 - v).abs() / scale)
-    p = torch.where(v < 0.5, 1 - 0.5 * (outer + inner), 0.5 * (inner - outer))
-    return -torch.log(p.clamp_min(LIKELIHOOD_FLOOR)).sum() / math.log(2)
+    """−Σ log2 P(x in [v − ½, v + ½]) for x ~ Laplace(mean, scale), per value (broadcast),
+    in float32 whatever the step's precision."""
+    with full_precision():
+        if isinstance(mean, torch.Tensor):
+            mean = mean.float()
+        v = (values.float() - mean).abs()
+        scale = scale.float()
+        # by symmetry with v >= 0: an interval around the mean leaves the two tails out; one
+        # beyond ½ is a difference of one tail (computed in the tail, accurate far out)
+        outer = torch.exp(-(v + 0.5) / scale)
+        inner = torch.exp(-(0.5 - v).abs() / scale)
+        p = torch.where(v < 0.5, 1 - 0.5 * (outer + inner), 0.5 * (inner - outer))
+        return -torch.log(p.clamp_min(LIKELIHOOD_FLOOR)).sum() / math.log(2)
 
 
 DENSITIES = {"factorized": FactorizedDensity, "laplace": LaplaceDensity}

@@ -96,7 +96,7 @@ class SweepSpec:
                                                       budget_field(model)))
 
 
-def _budget_value(model: str, value: float) -> float | int:
+def budget_value(model: str, value: float) -> float | int:
     """``--epochs`` of a sweep as the model's budget option takes it (a whole number of
     steps is an int)."""
     kind = {s.name: s.type for s in specs(registry.method(model).Options)}[budget_field(model)]
@@ -334,7 +334,7 @@ def inr_point(spec: SweepSpec, clip, model: str, label: str, path: Path, *,
     result = encode_clip(
         clip, path, model=model, seed=spec.seed, threads=threads, device=device,
         **point_options(model, label),
-        **{budget_field(model): _budget_value(model, spec.epochs_of(model))}
+        **{budget_field(model): budget_value(model, spec.epochs_of(model))}
     )
     t0 = time.perf_counter()
     decoded = decode_video(path)

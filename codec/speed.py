@@ -37,7 +37,8 @@ class Speed:
 
 
 def measure(clip, model: str, options: dict[str, Any], epochs: tuple[float, float], *,
-            device: str = "cpu", threads: int | None = None) -> Speed:
+            device: str = "cpu", threads: int | None = None, precision: str = "fp32"
+            ) -> Speed:
     """Time ``model``'s encodes of ``clip`` (a codec.video.io.Clip) at ``epochs[0]`` and
     ``epochs[1]`` epochs (``options`` give the rest), and the decoding of the second file."""
     method = get_method(model, "video")
@@ -49,7 +50,7 @@ def measure(clip, model: str, options: dict[str, Any], epochs: tuple[float, floa
         for n in (low, high):
             t0 = time.perf_counter()
             result = encode_clip(clip, out, model=model, options={**options, field: n},
-                                 device=device, threads=threads)
+                                 device=device, threads=threads, precision=precision)
             totals.append(time.perf_counter() - t0)
             trains.append(result.encode_seconds)
         t0 = time.perf_counter()

@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codec import rd
+from codec import rd, registry
 from codec.errors import InputError
 
 FAULT_ENV = "NIRCODEC_RD_FAULT_ONCE"
@@ -244,6 +244,11 @@ class SweepKind:
         """Points to add once an input's tasks are all done (none by default)."""
         return []
 
+    def cost(self, spec: Any, curve: str, label: str) -> float:
+        """A point's relative cost: an input's costliest points are sent first, so the
+        cheap ones fill the gaps at the end instead of one long point running alone."""
+        return 0.0
+
 
 def video_task(payload, spec: rd.SweepSpec, curve: str, labels: list[str], threads: int,
                device: str) -> list[tuple[str, dict | None, bytes | None, str | None]]:
@@ -301,6 +306,21 @@ class VideoSweep(SweepKind):
 
     def key(self, spec: rd.SweepSpec, base: str, curve: str, label: str) -> str:
         return rd.point_key(spec, base, curve, label)
+
+    def cost(self, spec: rd.SweepSpec, curve: str, label: str) -> float:
+        """Seconds the presets' time model gives the point (per megapixel; 0: none)."""
+        from codec import presets
+        from codec.encode import options_of
+
+        if curve in spec.anchors:
+            return 0.0
+        method = registry.method(curve)
+        options = {**rd.point_options(curve, label),
+                   rd.budget_field(curve): rd.budget_value(curve, spec.epochs_of(curve))}
+        try:
+            return presets.estimate(method, options_of(method, options), 10**6, "cpu") or 0.0
+        except (InputError, ValueError):
+            return 0.0
 
     def more(self, spec: rd.SweepSpec, points: list) -> list[tuple[str, str]]:
         """One more CRF for each anchor still below the INR points' top rate."""
@@ -374,13 +394,16 @@ def run_sweep(kind: SweepKind, specs: list, outs: list[Path], engine: Engine, *,
                 else:
                     state.points[(curve, label)] = point
                     bar.update(1)
-            for curve, todo in ladders.items():
-                groups = [todo] if kind.ladder(state.spec, curve) else [[x] for x in todo]
-                for group in groups:
-                    ref = remote.remote(state.payload, state.spec, curve, group,
-                                        engine.threads, engine.device)
-                    tasks[ref] = (state, curve, group)
-                    state.pending += 1
+            groups = [(curve, [x]) for curve, todo in ladders.items()
+                      if not kind.ladder(state.spec, curve) for x in todo]
+            groups.sort(key=lambda g: -kind.cost(state.spec, g[0], g[1][0]))  # stable
+            groups += [(curve, todo) for curve, todo in ladders.items()
+                       if kind.ladder(state.spec, curve)]
+            for curve, group in groups:
+                ref = remote.remote(state.payload, state.spec, curve, group, engine.threads,
+                                    engine.device)
+                tasks[ref] = (state, curve, group)
+                state.pending += 1
 
         def finish(state: InputState) -> None:
             while state.pending == 0 and (more := kind.more(state.spec,

@@ -21,7 +21,14 @@ import numpy as np
 from codec import registry
 from codec.checkpoint import checkpointing, file_identity
 from codec.container import ContainerReader
-from codec.encode import check_output_path, options_of, plan, start_fit, write_codec
+from codec.encode import (
+    check_output_path,
+    fit_precision,
+    options_of,
+    plan,
+    start_fit,
+    write_codec,
+)
 from codec.errors import InputError
 from codec.method import Report
 from codec.options import specs
@@ -72,13 +79,15 @@ def fit_field(method: str | SurfaceMethod | None, points: np.ndarray, *, options
 
 def _fit(method: SurfaceMethod, opts: Any, points: np.ndarray, *, purpose: str,
          resolution: int | None, seed: int, threads: int | None, report: Report | None,
-         device: str = "auto") -> tuple[Any, dict]:
+         device: str = "auto", precision: str = "fp32") -> tuple[Any, dict]:
     if method.codec is None:
         raise InputError(f"{method.name} fits no field (it makes meshes only)")
     config = plan(method, points.shape, opts)
-    ctx = start_fit(method, seed=seed, device=device, threads=threads, report=report)
+    ctx = start_fit(method, seed=seed, device=device, threads=threads, report=report,
+                    precision=precision)
     ctx.extra.update(purpose=purpose, resolution=resolution)
-    return method.fit(points, config, opts, ctx)
+    with fit_precision(ctx):
+        return method.fit(points, config, opts, ctx)
 
 
 def mesh_of(method: str | SurfaceMethod | None, fitted, resolution: int | None,
@@ -132,7 +141,7 @@ def reconstruct(points_path, output, *, method: str | None = None, options: Any 
 def encode_surface(points_path, output, *, model: str | None = None, options: Any = None,
                    seed: int = 0, device: str = "auto", threads: int | None = None,
                    report: Report | None = None, checkpoint_every: float | None = None,
-                   resume: bool = False) -> dict[str, Any]:
+                   resume: bool = False, precision: str = "fp32") -> dict[str, Any]:
     """Point cloud → fitted field → ``.nirc``. ``options``: the method's (gridpull: ``size``
     stored grid nodes, resolution = ⌊size^⅓⌋, default 2.1M ≈ 128³). ``checkpoint_every``
     (seconds) saves the training state to ``OUTPUT.ckpt``; ``resume`` continues from it."""
@@ -153,7 +162,8 @@ def encode_surface(points_path, output, *, model: str | None = None, options: An
 
     with checkpointing(output, checkpoint_every, resume, key):
         fitted, stats = _fit(m, opts, unit, purpose="encode", resolution=None, seed=seed,
-                             threads=threads, report=report, device=device)
+                             threads=threads, report=report, device=device,
+                             precision=precision)
         codec = m.to_codec(fitted, norm, unit, opts)
         nbytes = write_codec(output, codec)
     return {"input": os.fspath(points_path), "output": os.fspath(output), "model": m.name,

@@ -200,6 +200,17 @@ def test_surface_fitted_on_cuda_decodes_on_cpu(name, cloud, tmp_path, cli):
     assert len(f) > 0 and np.abs(v).max() < 3
 
 
+@pytest.mark.parametrize("name", VIDEO)
+def test_bf16_training_writes_a_file_that_decodes(name, clip, tmp_path, cli):
+    """``--precision bf16`` runs every model's steps under bfloat16 autocast (same decoder)."""
+    out = tmp_path / f"{name}.nirc"
+    code, stdout, err = cli("encode", clip, "-o", out, "--model", name, "--precision", "bf16",
+                            "--json", "-q", *tiny(name))
+    assert code == 0, err
+    res = json.loads(stdout)
+    assert res["bytes"] == out.stat().st_size and res["psnr"] > 5
+
+
 def test_every_video_model_trains_for_rate():
     assert RATED == VIDEO, "every video model takes --lmbda (rate-distortion training)"
 

@@ -139,3 +139,35 @@ def test_ctrl_c_during_a_checkpoint_save_arrives_after_it():
         os.kill(os.getpid(), signal.SIGINT)
         reached = True  # the save would finish here, whole
     assert reached
+
+
+class DtypeTrainer(fit.Trainer):
+    """Records the dtype of a linear layer's output and of a density's bits in each step."""
+
+    def __init__(self) -> None:
+        from codec.rate import FactorizedDensity, laplace_bits
+
+        self.layer = torch.nn.Linear(4, 4)
+        self.density = FactorizedDensity()
+        self.laplace = laplace_bits
+        self.seen: list[tuple[torch.dtype, torch.dtype, torch.dtype]] = []
+
+    def step(self, at):
+        y = self.layer(torch.ones(2, 4))
+        bits = self.density.bits(y)
+        lap = self.laplace(y, y.detach(), torch.ones(1))
+        self.seen.append((y.dtype, bits.dtype, lap.dtype))
+        return None
+
+
+def test_bf16_precision_autocasts_the_steps_but_not_the_rate():
+    trainer = DtypeTrainer()
+    fit.run(trainer, fit.Budget(steps=1))
+    with fit.precision("cpu", "bf16"):
+        fit.run(trainer, fit.Budget(steps=1))
+    assert trainer.seen == [(torch.float32,) * 3,
+                            (torch.bfloat16, torch.float32, torch.float32)]
+    assert trainer.layer.weight.dtype == torch.float32  # parameters stay float32
+    with pytest.raises(ValueError, match="unknown precision"):
+        with fit.precision("cpu", "fp8"):
+            pass

@@ -166,6 +166,7 @@ def test_bench_gpu_without_cuda_says_so_and_the_cpu_path_measures(tiny_clip):
                           "--frames", "4", "--scale", "0.1"],
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
-    row = next(line for line in run.stdout.splitlines() if line.startswith("| c3 |"))
-    cells = [c.strip() for c in row.strip("|").split("|")]
-    assert float(cells[2]) > 0 and float(cells[6]) > 0  # s / epoch, decode fps
+    rows = [line for line in run.stdout.splitlines() if line.startswith("| c3 |")]
+    cells = [[c.strip() for c in row.strip("|").split("|")] for row in rows]
+    assert [c[2] for c in cells] == ["fp32", "bf16"]  # both precisions timed
+    assert all(float(c[3]) > 0 and float(c[7]) > 0 for c in cells)  # s / epoch, decode fps

@@ -1,6 +1,7 @@
 """Training and decoding speed of every video model on one GPU, on the same clip.
 
-For each model: seconds of one training epoch (from two real encodes at two epoch counts, so
+For each model and precision (fp32, and bf16 autocast with --precisions fp32,bf16): seconds
+of one training epoch (from two real encodes at two epoch counts, so
 fixed costs cancel: codec.speed), epochs per second, the seconds its default epochs would take,
 and decode frames per second of the written file on the same device. Prints a Markdown table
 for the README. Sized to finish in about 6 minutes on one H200-class GPU at 320x160, 132 frames.
@@ -42,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=132)
     ap.add_argument("--models", default=",".join(m.name for m in registry.methods("video")))
     ap.add_argument("--device", default="cuda", choices=("cuda", "cpu"))
+    ap.add_argument("--precisions", default="fp32,bf16",
+                    help="training precisions to time (codec.fit.precision)")
     ap.add_argument("--scale", type=float, default=1.0,
                     help="multiply the timed epoch counts (smaller: a quicker, noisier run)")
     args = ap.parse_args(argv)
@@ -53,24 +56,27 @@ def main(argv: list[str] | None = None) -> int:
             else platform.processor() or platform.machine())
     clip = read_video(args.input, max_frames=args.frames, geometry=Geometry(resize=args.resize))
     t, h, w = clip.frames.shape[:3]
-    print(f"# {name}, torch {torch.__version__}, {t} frames {w}x{h}, "
-          f"{os.cpu_count()} CPUs; fp32")
-    print("| model | size | s / epoch | epochs / s | default epochs | s to default | "
-          "decode fps | PSNR dB (short run) |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    print(f"# {name}, torch {torch.__version__}, {t} frames {w}x{h}, {os.cpu_count()} CPUs")
+    print("| model | size | precision | s / epoch | epochs / s | default epochs | "
+          "s to default | decode fps | PSNR dB (short run) |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|")
     for model in filter(None, args.models.split(",")):
         method = registry.method(model, "video")
         if args.device not in method.devices:
-            print(f"| {model} | — | trains on {', '.join(method.devices)} only | | | | | |")
+            print(f"| {model} | — | — | trains on {', '.join(method.devices)} only "
+                  "| | | | | |")
             continue
         size = SIZES.get(model, method.Options().size)
         low, high = EPOCHS.get(model, (1, 3))
         pair = (max(1, round(low * args.scale)), max(2, round(high * args.scale)))
-        m = speed.measure(clip, model, {"size": size}, pair, device=args.device)
         default = float(method.Options().epochs)
-        print(f"| {model} | {size} | {m.epoch_seconds:.4g} | {1 / m.epoch_seconds:.4g} | "
-              f"{default:g} | {default * m.epoch_seconds:.0f} | {m.decode_fps:.1f} | "
-              f"{m.psnr:.2f} |", flush=True)
+        for precision in filter(None, args.precisions.split(",")):
+            m = speed.measure(clip, model, {"size": size}, pair, device=args.device,
+                              precision=precision)
+            print(f"| {model} | {size} | {precision} | {m.epoch_seconds:.4g} | "
+                  f"{1 / m.epoch_seconds:.4g} | {default:g} | "
+                  f"{default * m.epoch_seconds:.0f} | {m.decode_fps:.1f} | {m.psnr:.2f} |",
+                  flush=True)
     return 0
 
 

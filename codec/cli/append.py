@@ -15,6 +15,7 @@ def add_parser(sub) -> None:
     from codec.cli.common import (
         add_checkpoint,
         add_method_flags,
+        add_precision,
         add_preset,
         common_parent,
         size_arg,
@@ -40,6 +41,7 @@ def add_parser(sub) -> None:
     p.add_argument("--resize", type=size_arg("--resize"), metavar="WxH")
     p.add_argument("--threads", type=int, help="CPU threads (default: all)")
     add_preset(p)
+    add_precision(p)
     add_checkpoint(p)
     p.set_defaults(run=run)
 
@@ -61,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
                               threads=args.threads,
                               report=report, checkpoint_every=args.checkpoint_every,
                               resume=args.resume, preset=args.preset,
-                              notice=notice_printer(args.quiet), **options)
+                              notice=notice_printer(args.quiet), precision=args.precision,
+                              **options)
     if args.json:
         emit_json({**result.to_dict(), "video": result.train["video"],
                    "library_bytes": result.train["library_bytes"]})

@@ -80,6 +80,15 @@ def add_preset(p: argparse.ArgumentParser) -> None:
                    "on 2 CPU cores, estimated)")
 
 
+def add_precision(p: argparse.ArgumentParser) -> None:
+    from codec.fit import PRECISIONS
+
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                   help="of the training steps: fp32 (default) or bf16 (autocast of "
+                   "convolutions and matrix products; weights, quantization steps and rate "
+                   "models stay fp32)")
+
+
 def notice_printer(quiet: bool):
     """Where an encode's up-front notices go: one ``nircodec: note:`` line on stderr each
     (nowhere with --quiet)."""

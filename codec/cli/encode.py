@@ -10,6 +10,7 @@ from codec import registry
 from codec.cli.common import (
     add_checkpoint,
     add_method_flags,
+    add_precision,
     add_preset,
     common_parent,
     emit_json,
@@ -56,6 +57,7 @@ def add_parser(sub) -> None:
                    help="resize frames (after cropping)")
     p.add_argument("--threads", type=int, help="CPU threads (default: all)")
     add_preset(p)
+    add_precision(p)
     add_checkpoint(p)
     p.set_defaults(run=run)
 
@@ -101,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
                               seed=args.seed, device=args.device, threads=args.threads,
                               report=report, checkpoint_every=args.checkpoint_every,
                               resume=args.resume, preset=args.preset,
-                              notice=notice_printer(args.quiet), **options)
+                              notice=notice_printer(args.quiet), precision=args.precision,
+                              **options)
     finally:
         if bar is not None:
             bar.close()
@@ -133,7 +136,7 @@ def _run_surface(args: argparse.Namespace, name: str, options: dict) -> int:
         result = encode_surface(args.input, args.output, model=name, options=options,
                                 seed=args.seed, device=args.device, threads=args.threads,
                                 report=report, checkpoint_every=args.checkpoint_every,
-                                resume=args.resume)
+                                resume=args.resume, precision=args.precision)
     if args.json:
         emit_json(result)
     else:

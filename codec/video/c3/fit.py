@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from codec.fit import Budget, Phase, Report, Step, Sums, Trainer, cosine, run
+from codec.fit import Budget, Phase, Report, Step, Sums, Trainer, cosine, full_precision, run
 from codec.quant import quantize_best
 from codec.rate import laplace_bits, proxy
 from codec.video.c3.context import ContextModel, level_contexts, parent_window, scale_of
@@ -67,7 +67,8 @@ def group_rate(config: C3Config, context: ContextModel, grids: list[torch.Tensor
         g = grids[lv]
         fine, coarse = config.time_stride(lv), config.time_stride(min(lv + 1, config.levels - 1))
         parent = parent_window(coarser, tuple(g.shape), fine, coarse).to(g.device)
-        mu, s = context(level_contexts(g, parent))
+        with full_precision():  # the context model is an entropy model: float32
+            mu, s = context(level_contexts(g.float(), parent.float()))
         bits = bits + laplace_bits(g, mu, scale_of(s))
         coarser = g
     return bits
