@@ -150,14 +150,20 @@ def mesh_metrics(
     cos_gt = np.abs(np.einsum("ij,ij->i", gt_n[gt_face], pred_n[near_pred]))
     cos_pred = np.abs(np.einsum("ij,ij->i", pred_n[pred_face], gt_n[near_gt]))
 
-    out: dict[str, float | int] = {
+    return _scores(d_gt, d_pred, 0.5 * float(cos_gt.mean() + cos_pred.mean()), thresholds,
+                   n_samples)
+
+
+def _scores(d_gt: np.ndarray, d_pred: np.ndarray, nc: float | None,
+            thresholds: tuple[float, ...], n_samples: int) -> dict[str, float | int | None]:
+    """The metrics of distances GT → prediction and prediction → GT."""
+    out: dict[str, float | int | None] = {
         "cd_l1": 0.5 * float(d_gt.mean() + d_pred.mean()),
         "cd_l2": 0.5 * float(np.mean(d_gt**2) + np.mean(d_pred**2)),
-        "normal_consistency": 0.5 * float(cos_gt.mean() + cos_pred.mean()),
+        "normal_consistency": nc,
     }
     for t in thresholds:
-        precision = float(np.mean(d_pred < t))
-        recall = float(np.mean(d_gt < t))
+        precision, recall = float(np.mean(d_pred < t)), float(np.mean(d_gt < t))
         total = precision + recall
         out[fscore_key(t)] = 2 * precision * recall / total if total > 0 else 0.0
     out["hausdorff"] = float(max(d_gt.max(), d_pred.max()))
@@ -198,15 +204,4 @@ def cloud_metrics(
     pred_pts, _ = sample_surface(pred_v, pred_f, n_samples, rng)
     d_gt, _ = _Closest(pred_v, pred_f, pred_area > 0).query(gt)
     d_pred = cKDTree(gt).query(pred_pts)[0]
-    out: dict[str, float | int | None] = {
-        "cd_l1": 0.5 * float(d_gt.mean() + d_pred.mean()),
-        "cd_l2": 0.5 * float(np.mean(d_gt**2) + np.mean(d_pred**2)),
-        "normal_consistency": None,
-    }
-    for t in thresholds:
-        precision, recall = float(np.mean(d_pred < t)), float(np.mean(d_gt < t))
-        total = precision + recall
-        out[fscore_key(t)] = 2 * precision * recall / total if total > 0 else 0.0
-    out["hausdorff"] = float(max(d_gt.max(), d_pred.max()))
-    out["n_samples"] = n_samples
-    return out
+    return _scores(d_gt, d_pred, None, thresholds, n_samples)

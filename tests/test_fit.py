@@ -168,6 +168,5 @@ def test_bf16_precision_autocasts_the_steps_but_not_the_rate():
     assert trainer.seen == [(torch.float32,) * 3,
                             (torch.bfloat16, torch.float32, torch.float32)]
     assert trainer.layer.weight.dtype == torch.float32  # parameters stay float32
-    with pytest.raises(ValueError, match="unknown precision"):
-        with fit.precision("cpu", "fp8"):
-            pass
+    with pytest.raises(ValueError, match="unknown precision"), fit.precision("cpu", "fp8"):
+        pass

@@ -49,6 +49,12 @@ def rd(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPro
     return run_cli("rd", *args, "--quiet", "--json", env=env)
 
 
+def one_line_error(r: subprocess.CompletedProcess, says: str) -> None:
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 1 and r.stdout == "" and len(lines) == 1, r.stderr
+    assert lines[0].startswith(f"nircodec: error: {says}"), lines[0]
+
+
 # -- without Ray ---------------------------------------------------------------------------------
 def test_inputs_from_files_folders_and_patterns(tmp_path):
     for name in ("b.mp4", "a.mp4", "notes.txt"):
@@ -149,9 +155,7 @@ def test_a_failing_point_is_reported_after_the_others(clips, tmp_path):
     out = tmp_path / "rd"
     r = rd(str(clips / "one.mp4"), "-o", str(out), "--models", f"{MODEL}:6k;pfnr:1k",
            "--anchors", "x264", "--reference", "x264", "--epochs", "2")
-    lines = r.stderr.strip().splitlines()
-    assert r.returncode == 1 and r.stdout == "" and len(lines) == 1, r.stderr
-    assert lines[0].startswith("nircodec: error: 1 rd point(s) failed: pfnr 1k on one.mp4")
+    one_line_error(r, "1 rd point(s) failed: pfnr 1k on one.mp4")
     assert (out / "points" / f"{MODEL}__6k.json").is_file()  # the rest finished and is cached
 
 
@@ -213,9 +217,7 @@ def test_address_joins_a_running_cluster(clips, tmp_path):
 def test_address_that_answers_nothing_is_one_line(clips, tmp_path):
     r = rd(str(clips / "one.mp4"), "-o", str(tmp_path / "rd"), "--address", "127.0.0.1:9",
            "--models", f"{MODEL}:6k", "--anchors", "x264", "--reference", "x264")
-    lines = r.stderr.strip().splitlines()
-    assert r.returncode == 1 and len(lines) == 1, r.stderr
-    assert lines[0].startswith("nircodec: error: cannot join the Ray cluster at 127.0.0.1:9")
+    one_line_error(r, "cannot join the Ray cluster at 127.0.0.1:9")
 
 
 # -- surfaces ------------------------------------------------------------------------------------
@@ -298,6 +300,4 @@ def test_surface_rd_on_a_mesh_under_two_conditions(shapes, tmp_path):
 def test_tasks_no_node_can_run_are_one_line(clips, tmp_path):
     r = rd(str(clips / "one.mp4"), "-o", str(tmp_path / "rd"), "--task-cpus", "512",
            "--models", f"{MODEL}:6k", "--anchors", "x264", "--reference", "x264")
-    lines = r.stderr.strip().splitlines()
-    assert r.returncode == 1 and len(lines) == 1, r.stderr
-    assert lines[0].startswith("nircodec: error: no Ray node has --task-cpus 512")
+    one_line_error(r, "no Ray node has --task-cpus 512")
