@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -75,15 +76,19 @@ def register(name: str, codec_id: CodecId | int, config: type, kind: str):
                         "the private range 0xF000..0xFFFF")
 
     def wrap(cls: type) -> type:
-        entry = CodecEntry(name, int(codec_id), cls, config, kind)
-        old = _BY_NAME.get(name) or _BY_ID.get(int(codec_id))
-        if old is not None and old.cls is not cls:
-            raise ValueError(f"codec {name!r} (id {int(codec_id)}) clashes with {old}")
-        _BY_NAME[name] = _BY_ID[int(codec_id)] = entry
-        cls.name, cls.codec_id, cls.Config = name, int(codec_id), config
+        _add(CodecEntry(name, int(codec_id), cls, config, kind))
         return cls
 
     return wrap
+
+
+def _add(entry: CodecEntry) -> None:
+    old = _BY_NAME.get(entry.name) or _BY_ID.get(entry.codec_id)
+    if old is not None and old.cls is not entry.cls:
+        raise ValueError(f"codec {entry.name!r} (id {entry.codec_id}) clashes with {old}")
+    _BY_NAME[entry.name] = _BY_ID[entry.codec_id] = entry
+    entry.cls.name, entry.cls.codec_id, entry.cls.Config = (entry.name, entry.codec_id,
+                                                            entry.config)
 
 
 _LOADED = False
@@ -161,6 +166,34 @@ def register_method(cls: type) -> type:
         raise ValueError(f"method {cls.name!r} is registered twice ({old} and {cls})")
     _METHODS[cls.name] = cls
     return cls
+
+
+def is_method(name: str) -> bool:
+    load_builtin()
+    return name in _METHODS
+
+
+def shipment(names: Sequence[str]) -> list[tuple[type, CodecEntry | None]]:
+    """The method classes called ``names`` with their codecs' entries, for :func:`adopt` in
+    another process (classes travel by reference: their modules must import there)."""
+    out = []
+    for name in names:
+        cls = type(method(name))
+        out.append((cls, _BY_NAME.get(cls.codec.name) if cls.codec is not None else None))
+    return out
+
+
+def adopt(shipped: Sequence[tuple[type, CodecEntry | None]]) -> None:
+    """Register in this process the methods (and codecs) of a :func:`shipment` that it lacks:
+    how a model registered at run time in one process (a test's toy model, a user's script)
+    reaches the Ray workers of a sweep."""
+    load_builtin()
+    for cls, entry in shipped:
+        if cls.name in _METHODS:
+            continue
+        if entry is not None and entry.name not in _BY_NAME:
+            _add(entry)
+        register_method(cls)
 
 
 def unregister(name: str) -> None:

@@ -141,10 +141,13 @@ def ray_session(engine: Engine, quiet: bool = False) -> Iterator[Any]:
 
 def _ray_session(engine: Engine) -> Iterator[Any]:
     address = engine.address or os.environ.get("RAY_ADDRESS") or None
-    saved = {k: os.environ.get(k) for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}
+    saved = {k: os.environ.get(k) for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "PYTHONPATH")}
     if not address and saved["RAY_AUTH_MODE"] is None and saved["RAY_AUTH_TOKEN"] is None:
         os.environ["RAY_AUTH_MODE"] = "token"  # read by Ray's config: set before it loads
         os.environ["RAY_AUTH_TOKEN"] = _TOKEN  # Ray caches it: one per process
+    if not address:  # embedded workers import what this process imports (its models too)
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            dict.fromkeys(os.path.abspath(p) for p in sys.path if p and os.path.isdir(p)))
     try:
         import ray
         from ray._raylet import Config
@@ -196,6 +199,7 @@ def _cuda_count() -> int:
 
 
 def _first_line(exc: BaseException) -> str:
+    exc = getattr(exc, "cause", None) or exc  # a task's own exception, not Ray's wrapper
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
@@ -216,9 +220,10 @@ def _inject_fault() -> None:
 class SweepKind:
     """What the engine needs to know of one kind of input (videos here; surfaces in
     ``recon.rd``): how to read an input, its jobs and cache keys, and the Ray task that
-    computes points. ``task(payload, spec, curve, labels, threads, device)`` returns, per
-    label, (label, the point's fields, the bytes of its .nirc or None, an error line or None);
-    it must be a module-level function (Ray ships it to the workers by reference)."""
+    computes points. ``task(payload, spec, curve, labels, threads, device, models)`` returns,
+    per label, (label, the point's fields, the bytes of its .nirc or None, an error line or
+    None); it must be a module-level function (Ray ships it to the workers by reference), and
+    it passes ``models`` (:func:`codec.registry.shipment`) to :func:`run_points`."""
 
     point: type = rd.RdPoint
     task: Callable[..., list] = staticmethod(lambda *a: [])
@@ -251,7 +256,8 @@ class SweepKind:
 
 
 def video_task(payload, spec: rd.SweepSpec, curve: str, labels: list[str], threads: int,
-               device: str) -> list[tuple[str, dict | None, bytes | None, str | None]]:
+               device: str, models: list) -> list[tuple[str, dict | None, bytes | None,
+                                                       str | None]]:
     """Ray task: the points ``labels`` of ``curve`` on the frames ``payload`` = (frames, fps).
     """
     from codec.video.io import Clip
@@ -265,16 +271,19 @@ def video_task(payload, spec: rd.SweepSpec, curve: str, labels: list[str], threa
         point = rd.inr_point(spec, clip, curve, label, path, threads=threads, device=device)
         return point, path.read_bytes()
 
-    return run_points(one, labels, threads)
+    return run_points(one, labels, threads, models)
 
 
 def run_points(one: Callable[[str, Path], tuple[Any, bytes | None]], labels: list[str],
-               threads: int) -> list[tuple[str, dict | None, bytes | None, str | None]]:
+               threads: int, models: list) -> list[tuple[str, dict | None, bytes | None,
+                                                         str | None]]:
     """A task's body: ``one(label, scratch folder)`` → (point, .nirc bytes) for each label,
-    a point's own failure (InputError, ValueError, RuntimeError) kept as its error line."""
+    a point's own failure (InputError, ValueError, RuntimeError) kept as its error line.
+    ``models``: the sweep's models, registered here first when this worker lacks them."""
     import torch
 
     _inject_fault()
+    registry.adopt(models)
     torch.set_num_threads(threads)
     out = []
     for label in labels:
@@ -379,6 +388,8 @@ def run_sweep(kind: SweepKind, specs: list, outs: list[Path], engine: Engine, *,
     with ray_session(engine, quiet) as ray, progress(total=0, desc="rd points", unit="pt",
                                                      quiet=quiet) as bar:
         _check_resources(ray, engine)
+        models = registry.shipment(sorted({c for s in states for c, _ in kind.jobs(s.spec)
+                                           if registry.is_method(c)}))
         remote = ray.remote(kind.task).options(
             num_cpus=engine.task_cpus, num_gpus=engine.task_gpus or None,
             max_retries=engine.retries, retry_exceptions=False)
@@ -401,7 +412,7 @@ def run_sweep(kind: SweepKind, specs: list, outs: list[Path], engine: Engine, *,
                        if kind.ladder(state.spec, curve)]
             for curve, group in groups:
                 ref = remote.remote(state.payload, state.spec, curve, group, engine.threads,
-                                    engine.device)
+                                    engine.device, models)
                 tasks[ref] = (state, curve, group)
                 state.pending += 1
 

@@ -275,7 +275,7 @@ def field_point(surface: Surface, spec: SurfaceSpec, model: str, label: str, fol
 
 
 def surface_task(surface: Surface, spec: SurfaceSpec, curve: str, labels: list[str],
-                 threads: int, device: str) -> list:
+                 threads: int, device: str, models: list) -> list:
     """Ray task: the points ``labels`` of ``curve`` (a field method, or the anchor's Draco
     ladder on one Poisson mesh)."""
     # the object store hands out read-only arrays; Open3D wants its own writable ones
@@ -288,7 +288,7 @@ def surface_task(surface: Surface, spec: SurfaceSpec, curve: str, labels: list[s
             return anchor_point(surface, spec, label, poisson), None
         return field_point(surface, spec, curve, label, folder, threads, device)
 
-    return run_points(one, labels, threads)
+    return run_points(one, labels, threads, models)
 
 
 class SurfaceSweep(SweepKind):

@@ -134,7 +134,8 @@ def _video_specs(args, inputs):
     from codec.sweep import VIDEO
 
     models = parse_models(args.models or f"{registry.default_method('video')}:0.05M,0.1M,0.2M")
-    anchors = [a.strip() for a in (args.anchors or "x264,x265").split(",") if a.strip()]
+    given = args.anchors if args.anchors is not None else "x264,x265"  # "": no anchors
+    anchors = [a.strip() for a in given.split(",") if a.strip()]
     template = SweepSpec(
         str(inputs[0]),
         models,
