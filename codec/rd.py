@@ -92,8 +92,20 @@ class SweepSpec:
     seed: int = 0
 
     def epochs_of(self, model: str) -> float:
-        return (self.epochs or {}).get(model, getattr(registry.method(model).Options,
-                                                      budget_field(model)))
+        return budget_of(model, self.epochs)
+
+
+def budget_of(model: str, budgets: dict[str, float] | None) -> float:
+    """A model's training length in a sweep: ``budgets[model]``, else its default epochs
+    (or steps)."""
+    return (budgets or {}).get(model, getattr(registry.method(model).Options,
+                                              budget_field(model)))
+
+
+def encode_options(model: str, label: str, budget: float) -> dict[str, Any]:
+    """The options a point of ``model`` at ``label`` is encoded with: its size (and rate
+    weight) and the sweep's training length ``budget``."""
+    return {**point_options(model, label), budget_field(model): budget_value(model, budget)}
 
 
 def budget_value(model: str, value: float) -> float | int:
@@ -229,6 +241,11 @@ def check_spec(spec: SweepSpec) -> None:
     for a in spec.anchors:
         if a not in ANCHORS:
             raise InputError(f"unknown anchor {a!r} (known: {', '.join(ANCHORS)})")
+    check_reference(spec)
+
+
+def check_reference(spec: Any) -> None:
+    """InputError when ``spec.reference`` is none of its curves (models and anchors)."""
     if spec.reference not in {*spec.anchors, *spec.models}:
         raise InputError(f"--reference {spec.reference!r} is not one of the curves")
 
@@ -264,9 +281,10 @@ def point_path(out: Path, curve: str, label: str) -> Path:
     return out / "points" / f"{curve}__{label}.json"
 
 
-def point_key(spec: SweepSpec, base: str, curve: str, label: str) -> str:
-    """What a cached point must match: its source (``base``, :func:`source_key`), curve,
-    label and, for INR points, training length."""
+def point_key(spec: Any, base: str, curve: str, label: str) -> str:
+    """What a cached point must match: its source (``base``, e.g. :func:`source_key`), curve,
+    label and, for nircodec points, training length (``spec``: a sweep's, with ``anchors``
+    and ``epochs_of``)."""
     extra = "" if curve in spec.anchors else f"|epochs={float(spec.epochs_of(curve)):g}"
     return hashlib.sha256(f"{base}|{curve}|{label}{extra}".encode()).hexdigest()
 
@@ -333,8 +351,7 @@ def inr_point(spec: SweepSpec, clip, model: str, label: str, path: Path, *,
 
     result = encode_clip(
         clip, path, model=model, seed=spec.seed, threads=threads, device=device,
-        **point_options(model, label),
-        **{budget_field(model): budget_value(model, spec.epochs_of(model))}
+        **encode_options(model, label, spec.epochs_of(model))
     )
     t0 = time.perf_counter()
     decoded = decode_video(path)

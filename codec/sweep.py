@@ -73,12 +73,19 @@ class Engine:
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".y4m", ".m4v", ".ts", ".mpg",
                   ".mpeg", ".flv", ".ivf", ".264", ".265", ".h264", ".hevc")
-SURFACE_SUFFIXES = (".ply", ".pcd", ".xyz", ".xyzn", ".pts", ".npy", ".obj", ".stl", ".off")
+
+
+def surface_suffixes() -> tuple[str, ...]:
+    """What recon reads: point clouds and meshes (loaded here, not at import: codec never
+    imports recon at module level)."""
+    from recon.pointcloud import MESH_FORMATS, POINT_FORMATS
+
+    return POINT_FORMATS + MESH_FORMATS
 
 
 def kind_of(path: Path) -> str:
     """"surface" for point clouds and meshes, else "video"."""
-    return "surface" if path.suffix.lower() in SURFACE_SUFFIXES else "video"
+    return "surface" if path.suffix.lower() in surface_suffixes() else "video"
 
 
 def expand_inputs(items: list[str]) -> list[Path]:
@@ -94,8 +101,9 @@ def expand_inputs(items: list[str]) -> list[Path]:
             if not found:
                 raise InputError(f"{item}: the pattern matches no file")
         elif path.is_dir():
+            known = VIDEO_SUFFIXES + surface_suffixes()
             found = sorted(f for f in path.iterdir() if f.is_file() and f.suffix.lower() in
-                           VIDEO_SUFFIXES + SURFACE_SUFFIXES)
+                           known)
             if not found:
                 raise InputError(f"{item}: no video, point cloud or mesh files in this folder")
         elif path.is_file():
@@ -243,7 +251,8 @@ class SweepKind:
         return False
 
     def key(self, spec: Any, base: str, curve: str, label: str) -> str:
-        raise NotImplementedError
+        """What a cached point must match (:func:`codec.rd.point_key`)."""
+        return rd.point_key(spec, base, curve, label)
 
     def more(self, spec: Any, points: list) -> list[tuple[str, str]]:
         """Points to add once an input's tasks are all done (none by default)."""
@@ -313,9 +322,6 @@ class VideoSweep(SweepKind):
     def ladder(self, spec: rd.SweepSpec, curve: str) -> bool:
         return curve in spec.anchors
 
-    def key(self, spec: rd.SweepSpec, base: str, curve: str, label: str) -> str:
-        return rd.point_key(spec, base, curve, label)
-
     def cost(self, spec: rd.SweepSpec, curve: str, label: str) -> float:
         """Seconds the presets' time model gives the point (per megapixel; 0: none)."""
         from codec import presets
@@ -324,8 +330,7 @@ class VideoSweep(SweepKind):
         if curve in spec.anchors:
             return 0.0
         method = registry.method(curve)
-        options = {**rd.point_options(curve, label),
-                   rd.budget_field(curve): rd.budget_value(curve, spec.epochs_of(curve))}
+        options = rd.encode_options(curve, label, spec.epochs_of(curve))
         try:
             return presets.estimate(method, options_of(method, options), 10**6, "cpu") or 0.0
         except (InputError, ValueError):

@@ -28,9 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from codec import registry
 from codec.errors import InputError
-from codec.rd import budget_field
+from codec.rd import budget_field, budget_of, check_reference, encode_options
 from codec.sweep import SweepKind, run_points
 
 ANCHOR = "poisson-draco"
@@ -144,16 +143,16 @@ class SurfaceSpec:
     epochs: dict[str, float] | None = None  # method -> steps; missing: default
     seed: int = 0
 
-    def steps_of(self, model: str) -> float:
-        return (self.epochs or {}).get(model, getattr(registry.method(model).Options,
-                                                      budget_field(model)))
+    def epochs_of(self, model: str) -> float:
+        """``model``'s steps (``--epochs`` sets them for surface models)."""
+        return budget_of(model, self.epochs)
 
     def describe(self, curve: str) -> str:
         if curve == ANCHOR:
             return (f"Open3D screened Poisson mesh (normals estimated), stored with Draco "
                     f"(level {DRACO_LEVEL}) at several quantization bits; bytes = Draco "
                     "bitstream")
-        return (f"nircodec {curve}, {self.steps_of(curve):g} {budget_field(curve)}, seed "
+        return (f"nircodec {curve}, {self.epochs_of(curve):g} {budget_field(curve)}, seed "
                 f"{self.seed}; bytes = .nirc file size")
 
 
@@ -263,8 +262,7 @@ def field_point(surface: Surface, spec: SurfaceSpec, model: str, label: str, fol
     cloud = folder / "points.npy"
     np.save(cloud, surface.points.astype(np.float32))
     path = folder / "point.nirc"
-    steps = spec.steps_of(model)
-    options = {"size": label, budget_field(model): int(steps) if steps == int(steps) else steps}
+    options = encode_options(model, label, spec.epochs_of(model))
     res = encode_surface(cloud, path, model=model, options=options, seed=spec.seed,
                          device=device, threads=threads)
     t0 = time.perf_counter()
@@ -299,8 +297,7 @@ class SurfaceSweep(SweepKind):
         for a in spec.anchors:
             if a != ANCHOR:
                 raise InputError(f"unknown surface anchor {a!r} (known: {ANCHOR})")
-        if spec.reference not in {*spec.anchors, *spec.models}:
-            raise InputError(f"--reference {spec.reference!r} is not one of the curves")
+        check_reference(spec)
         if spec.anchors:
             try:
                 import DracoPy  # noqa: F401
@@ -324,9 +321,6 @@ class SurfaceSweep(SweepKind):
     def ladder(self, spec: SurfaceSpec, curve: str) -> bool:
         return curve == ANCHOR
 
-    def key(self, spec: SurfaceSpec, base: str, curve: str, label: str) -> str:
-        extra = "" if curve == ANCHOR else f"|steps={float(spec.steps_of(curve)):g}"
-        return hashlib.sha256(f"surface|{base}|{curve}|{label}{extra}".encode()).hexdigest()
 
 
 SURFACE = SurfaceSweep()
