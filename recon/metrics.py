@@ -126,12 +126,7 @@ def mesh_metrics(
     """
     gt_v, gt_f = _check_mesh(gt_v, gt_f, "GT")
     pred_v, pred_f = _check_mesh(pred_v, pred_f, "predicted")
-    n_samples = int(n_samples)
-    if not 1 <= n_samples <= MAX_SAMPLES:
-        raise InputError(f"the number of samples must be in 1..{MAX_SAMPLES:,}, got {n_samples}")
-    thresholds = tuple(float(t) for t in thresholds)
-    if not all(np.isfinite(t) and t > 0 for t in thresholds):
-        raise InputError(f"F-score thresholds must be positive, got {thresholds}")
+    n_samples, thresholds = _check_sampling(n_samples, thresholds)
     gt_area, gt_n = _face_geometry(gt_v, gt_f, "GT")
     pred_area, pred_n = _face_geometry(pred_v, pred_f, "predicted")
 
@@ -152,6 +147,17 @@ def mesh_metrics(
 
     return _scores(d_gt, d_pred, 0.5 * float(cos_gt.mean() + cos_pred.mean()), thresholds,
                    n_samples)
+
+
+def _check_sampling(n_samples: int, thresholds: tuple[float, ...]
+                    ) -> tuple[int, tuple[float, ...]]:
+    n_samples = int(n_samples)
+    if not 1 <= n_samples <= MAX_SAMPLES:
+        raise InputError(f"the number of samples must be in 1..{MAX_SAMPLES:,}, got {n_samples}")
+    thresholds = tuple(float(t) for t in thresholds)
+    if not all(np.isfinite(t) and t > 0 for t in thresholds):
+        raise InputError(f"F-score thresholds must be positive, got {thresholds}")
+    return n_samples, thresholds
 
 
 def _scores(d_gt: np.ndarray, d_pred: np.ndarray, nc: float | None,
@@ -192,9 +198,7 @@ def cloud_metrics(
 
     gt = np.asarray(gt_points, np.float64)
     pred_v, pred_f = _check_mesh(pred_v, pred_f, "predicted")
-    n_samples = int(n_samples)
-    if not 1 <= n_samples <= MAX_SAMPLES:
-        raise InputError(f"the number of samples must be in 1..{MAX_SAMPLES:,}, got {n_samples}")
+    n_samples, thresholds = _check_sampling(n_samples, thresholds)
     pred_area, _ = _face_geometry(pred_v, pred_f, "predicted")
     offset = 0.5 * (gt.min(axis=0) + gt.max(axis=0))
     gt, pred_v = gt - offset, pred_v - offset
