@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 from scipy import ndimage
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 BOX = 0.55
 """Half-width of the box fields live in: points fill [-0.5, 0.5]³, plus a margin."""
@@ -106,3 +108,45 @@ def extract(
     """Mesh (normalised frame) of ``field == level`` on a ``resolution``³ lattice."""
     values, mask, h = sample_volume(field, resolution, unsigned=unsigned)
     return marching_cubes(values, level, h, mask=mask)
+
+
+def component_labels(f: np.ndarray, n_vertices: int) -> np.ndarray:
+    """(F,) label of the connected piece (shared vertices) each triangle of f (F, 3) is in."""
+    edges = np.concatenate([f[:, [0, 1]], f[:, [1, 2]]])
+    adj = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])),
+                     (n_vertices, n_vertices))
+    return connected_components(adj, directed=False)[1][f[:, 0]]
+
+
+def count_components(v: np.ndarray, f: np.ndarray) -> int:
+    """Connected pieces of the mesh v (V, 3), f (F, 3); 0 for no triangles."""
+    return len(np.unique(component_labels(f, len(v)))) if len(f) else 0
+
+
+def drop_small_components(
+    v: np.ndarray, f: np.ndarray, fraction: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Remove connected pieces with fewer than ``fraction`` of the triangles, then unused
+    vertices. v (V, 3), f (F, 3) → (v' (V', 3), f' (F', 3))."""
+    if len(f) and fraction > 0:
+        label = component_labels(f, len(v))
+        sizes = np.bincount(label)
+        f = f[sizes[label] >= fraction * len(f)]
+    used, f = np.unique(f, return_inverse=True)
+    return v[used], f.reshape(-1, 3).astype(np.int64)
+
+
+MIN_COMPONENT = 0.01
+"""Pieces of a distance grid's mesh with fewer triangles than this fraction are dropped: sign
+flips between sparse or noisy points leave small closed bubbles that no surface has."""
+
+
+def grid_mesh(values: np.ndarray, resolution: int | None = None,
+              min_component: float = MIN_COMPONENT) -> tuple[np.ndarray, np.ndarray]:
+    """Mesh (normalised frame) of the zero set of a (R, R, R) distance grid on the box lattice,
+    on its own lattice or resampled trilinearly to ``resolution``³; small pieces dropped."""
+    if resolution is None or resolution == values.shape[0]:
+        v, f = marching_cubes(values, 0.0, lattice(values.shape[0])[1])
+    else:
+        v, f = extract(grid_field(values), resolution)
+    return drop_small_components(v, f, min_component)

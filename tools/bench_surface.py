@@ -5,9 +5,11 @@
 For each mesh: normalise to the unit cube, sample 30k points uniformly by area (seed 0); three
 conditions: clean, noisy (Gaussian σ = 0.005), sparse (3k points). Each method reconstructs a
 mesh (fit + marching cubes, timed together); CD-L1 / NC / F@0.01 against the GT mesh with exact
-point-to-triangle distances (recon.metrics, 100k samples each way). Coded fields: the fitted
-field is written to a real .nirc, decoded by the real decoder and scored; its bytes stand next to
-the DracoPy bytes (11-bit quantization, level 10) of the Poisson mesh.
+point-to-triangle distances (recon.metrics, 100k samples each way), and its connected pieces
+("comp"; the GT's own count is printed with the shape). Field methods also report the lattice
+they chose and the noise σ they estimated (gridpull). Coded fields: the fitted field is written
+to a real .nirc (default options), decoded by the real decoder and scored; its bytes stand next
+to the DracoPy bytes (11-bit quantization, level 10) of the Poisson mesh ("× Draco").
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from codec.encode import write_codec  # noqa: E402
 from codec.errors import InputError  # noqa: E402
 from recon import api  # noqa: E402
 from recon.baselines import draco_bytes  # noqa: E402
+from recon.meshing import count_components  # noqa: E402
 from recon.metrics import mesh_metrics, sample_surface  # noqa: E402
 from recon.pointcloud import Normalization, read_mesh  # noqa: E402
 
@@ -46,8 +49,9 @@ def make_points(v: np.ndarray, f: np.ndarray, condition: str) -> np.ndarray:
 
 def score(gv, gf, v, f, samples: int) -> dict:
     if len(f) == 0:
-        return {"cd_l1": float("nan"), "normal_consistency": float("nan"), "f@0.01": 0.0}
-    return mesh_metrics(gv, gf, v, f, n_samples=samples)
+        return {"cd_l1": float("nan"), "normal_consistency": float("nan"), "f@0.01": 0.0,
+                "components": 0}
+    return {**mesh_metrics(gv, gf, v, f, n_samples=samples), "components": count_components(v, f)}
 
 
 def run_one(gv, gf, pts, method: str, encode: bool, samples: int, tmp: Path) -> list[dict]:
@@ -60,10 +64,11 @@ def run_one(gv, gf, pts, method: str, encode: bool, samples: int, tmp: Path) -> 
         row["bytes"] = len(draco_bytes(v, f, 11, 10))
         row["bytes_kind"] = "draco q11"
         return [row]
-    fitted, _ = api.fit_field(method, pts, seed=0)  # points are already normalised
+    fitted, stats = api.fit_field(method, pts, seed=0)  # points are already normalised
     v, f = api.mesh_of(method, fitted, None, pts)
     seconds = time.perf_counter() - t0
-    rows = [{"method": method, "seconds": seconds, "triangles": len(f),
+    chose = {k: stats[k] for k in ("resolution", "noise") if k in stats}
+    rows = [{"method": method, "seconds": seconds, "triangles": len(f), **chose,
              **score(gv, gf, v, f, samples)}]
     if encode:
         codec = api.codec_of(method, fitted, Normalization((0.0, 0.0, 0.0), 1.0), pts)
@@ -93,12 +98,14 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     encode = set(args.encode.split(",")) if args.encode else set()
     header = (f"{'shape':8} {'cond':6} {'method':14} {'CD-L1e-3':>9} {'xPoisson':>8} {'NC':>6} "
-              f"{'F@0.01':>6} {'sec':>6} {'bytes':>9}")
+              f"{'F@0.01':>6} {'comp':>5} {'sec':>6} {'bytes':>9} {'xDraco':>6} {'grid':>5} "
+              f"{'noise':>7}")
     print(header)
     with tempfile.TemporaryDirectory() as tmp:
         for shape in args.shapes.split(","):
             gv, gf = read_mesh(Path(args.meshes) / f"{shape}.obj")
             gv = Normalization.fit(gv).apply(gv)
+            print(f"# {shape}: GT {count_components(gv, gf)} component(s)", flush=True)
             for cond in args.conditions.split(","):
                 pts = make_points(gv, gf, cond)
                 base = None
@@ -110,11 +117,16 @@ def main(argv: list[str] | None = None) -> int:
                             base = row
                         ratio = row["cd_l1"] / base["cd_l1"] if base else float("nan")
                         row["cd_vs_poisson"] = ratio
+                        if base and row.get("bytes_kind") == "nirc":
+                            row["bytes_vs_draco"] = row["bytes"] / base["bytes"]
                         rows.append(row)
+                        noise = f"{row['noise']:.4f}" if "noise" in row else ""
+                        xd = f"{row['bytes_vs_draco']:.2f}" if "bytes_vs_draco" in row else ""
                         print(f"{shape:8} {cond:6} {row['method']:14} {row['cd_l1'] * 1e3:9.3f} "
                               f"{ratio:8.2f} {row['normal_consistency']:6.3f} "
-                              f"{row['f@0.01']:6.3f} {row['seconds']:6.1f} "
-                              f"{row.get('bytes', ''):>9}", flush=True)
+                              f"{row['f@0.01']:6.3f} {row['components']:5d} "
+                              f"{row['seconds']:6.1f} {row.get('bytes', ''):>9} {xd:>6} "
+                              f"{row.get('resolution', ''):>5} {noise:>7}", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1, default=float))
     return 0

@@ -13,10 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
-from recon.meshing import BOX, marching_cubes, sample_volume
+from recon.meshing import BOX, drop_small_components, marching_cubes, sample_volume
 from recon.neural import SurfaceField
 
 
@@ -36,21 +34,6 @@ def udf(field: SurfaceField) -> Callable[[np.ndarray], np.ndarray]:
     Accurate where the training queries reach (a few point spacings from the surface); beyond,
     and near medial axes, it mostly underestimates, which only costs meshing evaluations."""
     return lambda p: np.linalg.norm(offsets(field, p), axis=1)
-
-
-def drop_small_components(
-    v: np.ndarray, f: np.ndarray, fraction: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Remove connected pieces with fewer than ``fraction`` of the triangles, then unused
-    vertices. v (V, 3), f (F, 3) → (v' (V', 3), f' (F', 3))."""
-    if len(f) and fraction > 0:
-        edges = np.concatenate([f[:, [0, 1]], f[:, [1, 2]]])
-        adj = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), (len(v), len(v)))
-        _, label = connected_components(adj, directed=False)
-        sizes = np.bincount(label[f[:, 0]])
-        f = f[sizes[label[f[:, 0]]] >= fraction * len(f)]
-    used, f = np.unique(f, return_inverse=True)
-    return v[used], f.reshape(-1, 3).astype(np.int64)
 
 
 def mesh(

@@ -2,8 +2,17 @@
 codec stores the grid truncated and quantized. Importing the package registers both."""
 
 from recon.gridpull.codec import GridCodecConfig, GridPullCodec
-from recon.gridpull.fit import RECIPE, Recipe, fit_grid, signed_init, stencil
+from recon.gridpull.fit import (
+    MAX_RESOLUTION,
+    RECIPE,
+    Plan,
+    Recipe,
+    fit_grid,
+    plan_fit,
+    signed_init,
+    stencil,
+)
 from recon.gridpull.method import GridPullMethod, GridPullOptions
 
-__all__ = ["RECIPE", "GridCodecConfig", "GridPullCodec", "GridPullMethod", "GridPullOptions",
-           "Recipe", "fit_grid", "signed_init", "stencil"]
+__all__ = ["MAX_RESOLUTION", "RECIPE", "GridCodecConfig", "GridPullCodec", "GridPullMethod",
+           "GridPullOptions", "Plan", "Recipe", "fit_grid", "plan_fit", "signed_init", "stencil"]

@@ -4,7 +4,7 @@ plans, fits, meshes and stores it."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -13,24 +13,35 @@ from codec.options import ENCODE_ONLY, check_budget, parse_count
 from codec.registry import register_method
 from recon import meshing
 from recon.gridpull.codec import GridCodecConfig, GridPullCodec
-from recon.gridpull.fit import RESOLUTION, fit_grid
-from recon.method import Mesh, SurfaceMethod, budget, check_steps, purpose
+from recon.gridpull.fit import fit_grid
+from recon.method import Mesh, SurfaceMethod, budget, check_steps
 from recon.pointcloud import Normalization
+
+MAX_GRID = 512
 
 
 @dataclass(frozen=True)
 class GridPullOptions:
-    size: str = field(default="2.1M", metadata=ENCODE_ONLY)
-    """stored grid nodes, ⌊size^⅓⌋ per axis (2.1M: 128³)"""
+    size: str = field(default="auto", metadata=ENCODE_ONLY)
+    """stored grid nodes, ⌊size^⅓⌋ per axis (2.1M: 128³); auto: the fitted grid's own"""
     steps: int = 800
     """optimisation steps"""
     time_budget: float | None = None
     """train for this long (seconds) instead of a number of steps"""
+    grid: int | None = None
+    """nodes per axis of the fitted grid (default: from the point spacing, 16..256)"""
+    noise: float | None = None
+    """noise σ of the points, a fraction of their longest side (default: estimated; 0: clean)"""
 
     def __post_init__(self) -> None:
-        parse_count(self.size)
+        if self.size != "auto":
+            parse_count(self.size)
         check_steps(self.steps)
         check_budget(self.time_budget)
+        if self.grid is not None and not 8 <= self.grid <= MAX_GRID:
+            raise ValueError(f"--grid must be in 8..{MAX_GRID}")
+        if self.noise is not None and not 0 <= self.noise <= 0.1:
+            raise ValueError("--noise must be in [0, 0.1] (a fraction of the longest side)")
 
 
 @register_method
@@ -43,6 +54,10 @@ class GridPullMethod(SurfaceMethod):
     default = True
 
     def plan(self, shape: tuple[int, ...], options: GridPullOptions) -> GridCodecConfig:
+        """The stored grid's config; for ``--size auto`` a 128³ stand-in until the fit has
+        chosen its lattice (``to_codec``)."""
+        if options.size == "auto":
+            return GridCodecConfig()
         target = parse_count(options.size)
         try:
             return GridCodecConfig(resolution=math.floor(round(target ** (1 / 3), 6)))
@@ -54,21 +69,18 @@ class GridPullMethod(SurfaceMethod):
 
     def fit(self, points: np.ndarray, config: GridCodecConfig, options: GridPullOptions,
             ctx: FitContext) -> tuple[np.ndarray, dict]:
-        if purpose(ctx) == "mesh":  # the grid is the mesh's lattice
-            resolution = ctx.extra.get("resolution") or RESOLUTION
-        else:
-            # fitted at twice the stored resolution (at most 256), then resampled: the stored
-            # grid keeps the fit's accuracy without paying for its size
-            resolution = max(config.resolution, min(256, 2 * config.resolution))
-        return fit_grid(points, budget(options), resolution=resolution, seed=ctx.seed,
-                        device=ctx.device, report=ctx.report)
+        # the lattice follows the points (recon.gridpull.fit.plan_fit); a mesh asked for at
+        # another resolution, and a stored grid of another size, are resampled from it
+        return fit_grid(points, budget(options), resolution=options.grid, noise=options.noise,
+                        seed=ctx.seed, device=ctx.device, report=ctx.report)
 
     def to_codec(self, fitted: np.ndarray, norm: Normalization, points: np.ndarray,
                  options: GridPullOptions) -> GridPullCodec:
-        return GridPullCodec.from_values(fitted, norm, self.plan(points.shape, options))
+        config = self.plan(points.shape, options)
+        if options.size == "auto":
+            config = replace(config, resolution=fitted.shape[0])
+        return GridPullCodec.from_values(fitted, norm, config)
 
     def mesh(self, fitted: np.ndarray, resolution: int | None, points: np.ndarray | None
              ) -> Mesh:
-        if resolution is None or resolution == fitted.shape[0]:
-            return meshing.marching_cubes(fitted, 0.0, meshing.lattice(fitted.shape[0])[1])
-        return meshing.extract(meshing.grid_field(fitted), resolution)
+        return meshing.grid_mesh(fitted, resolution)
