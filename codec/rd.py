@@ -144,7 +144,7 @@ def parse_models(text: str, kind: str = "video") -> dict[str, list[str]]:
     sizes with a rate weight (``"hnerv:0.1M@1e-3,0.2M@1e-3"``), or one size at several rate
     weights (``"hnerv:0.1M@1e-3,3e-3,1e-2"``: after ``SIZE@λ``, a bare number is another λ
     for that size). Point labels are ``SIZE`` or ``SIZE@λ``."""
-    from codec.options import parse_count
+    from codec.options import build
 
     out: dict[str, list[str]] = {}
     names = [m.name for m in registry.methods(kind) if m.codec is not None]
@@ -161,7 +161,7 @@ def parse_models(text: str, kind: str = "video") -> dict[str, list[str]]:
                 lmbda = entry
             else:
                 size, lmbda = entry, None
-            parse_count(size)
+            build(registry.method(name, kind).Options, {"size": size}, name)  # its own check
             if lmbda is not None:
                 _check_rate(name, lmbda)
             ladder.append(size if lmbda is None else f"{size}@{float(lmbda):g}")

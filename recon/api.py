@@ -143,8 +143,9 @@ def encode_surface(points_path, output, *, model: str | None = None, options: An
                    report: Report | None = None, checkpoint_every: float | None = None,
                    resume: bool = False, precision: str = "fp32") -> dict[str, Any]:
     """Point cloud → fitted field → ``.nirc``. ``options``: the method's (gridpull: ``size``
-    stored grid nodes, resolution = ⌊size^⅓⌋, default 2.1M ≈ 128³). ``checkpoint_every``
-    (seconds) saves the training state to ``OUTPUT.ckpt``; ``resume`` continues from it."""
+    stored grid nodes, resolution = ⌊size^⅓⌋, default ``auto``: the fitted lattice).
+    ``checkpoint_every`` (seconds) saves the training state to ``OUTPUT.ckpt``; ``resume``
+    continues from it."""
     m = surface_method(model)
     if m.codec is None:
         raise InputError(f"{m.name} makes meshes only (nircodec mesh); encode with "

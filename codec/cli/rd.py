@@ -78,7 +78,7 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-SURFACE_LADDER = "gridpull:32k,262k,2.1M"
+SURFACE_LADDER = "gridpull:32k,110k,262k,auto"
 VIDEO_ONLY = ("resize", "crop", "max_frames")
 SURFACE_ONLY = ("conditions", "points", "samples")
 

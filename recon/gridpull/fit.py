@@ -8,14 +8,17 @@ batch of near-surface queries q with targets t (nearest input points):
 - pull ``‖q − d(q)·∇d(q)/‖∇d(q)‖ − t‖``, weighted by ``exp(‖q − t‖)``;
 - surface ``d(t)²``;
 - gradient consistency ``1 − cos(∇d(q), ∇d(t))``;
-- continuity: squared differences between the nodes around t and their +x/+y/+z neighbours.
+- continuity: squared differences between the nodes around t and their +x/+y/+z neighbours;
+- smoothness (ours): second differences (Δ²v / h)² along x/y/z over the optimised nodes, plus
+  |Δ²v / h| weighted by the points' estimated noise.
 
-Two changes from the reference, both measured (README): only nodes within a band around the points
+Departures from the reference, all measured (README): only nodes within a band around the points
 are optimised (the queries never reach the others; Adam over 16.7M values per step would dominate
-the time on 2 cores), and the grid starts from a signed estimate instead of a small sphere: the
-points, dilated, split the box into an outside (flood-filled from the border) and an inside, and
-``(d_inside − d_outside)/2`` gives a distance whose zero set lies between them. Where no inside
-exists (open or very sparse clouds) it falls back to the reference's sphere.
+the time on 2 cores); the lattice and the smoothing follow the points (``plan_fit``: the cell
+from their spacing, noisy points projected onto local planes first); and the grid starts from a
+signed estimate instead of a small sphere: the closing of the points (dilated, the outside
+flood-filled from the border of a padded lattice, the signed distance to that outside shifted
+back by the dilation), which keeps thin parts the band-limited fit could not grow.
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ class Recipe:
 
 RECIPE = Recipe()
 INIT_MAX, INIT_CELLS = 128, 2.5
+"""The first guess: computed on at most INIT_MAX³ nodes, dilation at least INIT_CELLS cells."""
 MIN_RESOLUTION, MAX_RESOLUTION = 16, 256
 """Bounds of the lattice chosen from the point spacing (nodes per axis over [-BOX, BOX])."""
 SCHEDULE = step_decay((0.5, 0.8), 0.3)
@@ -90,6 +94,7 @@ class Plan:
     noise: float
     """Noise σ of the points, estimated (``recon.sampling.noise_level``) or given."""
     w_laplace_l1: float
+    """Weight of the L1 second-difference term (``Recipe.w_laplace_noise`` · (σ / spacing)²)."""
 
 
 def plan_fit(points: np.ndarray, recipe: Recipe = RECIPE, resolution: int | None = None,
