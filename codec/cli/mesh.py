@@ -28,7 +28,8 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--resolution",
         type=int,
-        help="marching-cubes lattice per axis (default: the method's, 256)",
+        help="marching-cubes lattice per axis (default: the method's: gridpull its fitted "
+        "grid, set by --grid; sdf and csp 256)",
     )
     add_method_flags(p, methods, mesh=True)
     p.add_argument("--threads", type=int, help="CPU threads (default: all)")

@@ -7,7 +7,7 @@ sets each free node to the value a 3-D plane predictor expects from its already 
 neighbours (``x−1, y−1, z−1`` and their pairwise and triple combinations: exact for a
 trilinear field), flipping it to the smallest value of the right sign where the prediction's sign
 is wrong, and codes the mixed third difference Δx Δy Δz of the result: zero at almost every free
-node and small on the surface's corners (spot at 127³: 63 KB instead of 112 KB with ``z``).
+node and small on the surface's corners (spot at 127³: 61 KB instead of 112 KB with ``z``).
 Predictor ``z`` (format ≤ 2.1): differences along z of the clipped grid. The format is in
 codec/container/FORMAT.md."""
 
