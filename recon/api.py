@@ -130,7 +130,8 @@ def reconstruct(points_path, output, *, method: str | None = None, options: Any 
                              threads=threads, report=report)
         v, f = m.mesh(fitted, resolution, unit)
         if len(f) == 0:
-            raise InputError("the fitted field has no surface inside the box (nothing to mesh)")
+            raise InputError("the fitted field has no surface inside the box (nothing to mesh; "
+                             "a single open sheet has no inside: --method csp keeps it open)")
         v = norm.invert(v)
     write_mesh(output, v, f)
     return {"input": os.fspath(points_path), "output": os.fspath(output), "method": m.name,
