@@ -64,8 +64,3 @@ def check_steps(steps: int) -> None:
 def budget(options: Any) -> Budget:
     """A surface fit's budget: ``options.time_budget`` seconds when set, else ``steps``."""
     return Budget.of(options.steps, options.time_budget)
-
-
-def purpose(ctx: FitContext) -> str:
-    """What a fit is for: "encode" (the default) or "mesh"."""
-    return ctx.extra.get("purpose", "encode")

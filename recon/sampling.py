@@ -101,13 +101,21 @@ def noise_level(tree: cKDTree, sample: int = 20_000) -> float:
     for k in NOISE_SCALES:
         k = min(k, tree.n)
         _, idx = tree.query(pts, k=k, workers=-1)
-        nb = tree.data[idx]
-        nb = nb - nb.mean(1, keepdims=True)
-        cov = np.einsum("nki,nkj->nij", nb, nb) / k
+        cov = neighbour_scatter(tree.data, idx)[1] / k
         lam.append(float(np.median(np.linalg.eigvalsh(cov)[:, 0].clip(0))))
     (k1, k2), (l1, l2) = NOISE_SCALES, lam
     c = max(0.0, (l2 - l1) / (k2**2 - k1**2))
     return NOISE_GAIN * float(np.sqrt(max(0.0, l1 - c * k1**2)))
+
+
+def neighbour_scatter(points: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Neighbourhoods ``points[idx]`` (idx (n, k)) → (centroids (n, 3), scatter matrices
+    (n, 3, 3) = Σ (p − centroid)(p − centroid)ᵀ): the local PCA behind normals, planes and the
+    noise estimate."""
+    nb = points[idx]
+    centroid = nb.mean(1)
+    d = nb - centroid[:, None]
+    return centroid, np.einsum("nki,nkj->nij", d, d)
 
 
 def _subsample(points: np.ndarray, n: int) -> np.ndarray:
@@ -128,9 +136,7 @@ def project_to_planes(tree: cKDTree, k: int = 20, batch: int = 100_000) -> np.nd
     for s in range(0, len(pts), batch):
         p = pts[s : s + batch]
         _, idx = tree.query(p, k=min(k, tree.n), workers=-1)
-        nb = pts[idx]
-        centroid = nb.mean(1)
-        d = nb - centroid[:, None]
-        normal = np.linalg.eigh(np.einsum("nki,nkj->nij", d, d))[1][:, :, 0]
+        centroid, scatter = neighbour_scatter(pts, idx)
+        normal = np.linalg.eigh(scatter)[1][:, :, 0]
         out[s : s + batch] = p - ((p - centroid) * normal).sum(1, keepdims=True) * normal
     return out

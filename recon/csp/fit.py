@@ -26,7 +26,7 @@ from scipy.spatial import cKDTree
 from codec.fit import Budget, Report, Step, cosine, run
 from recon.meshing import BOX
 from recon.neural import FieldTrainer, SurfaceField, SurfaceFieldConfig, plan_field
-from recon.sampling import QueryPool, nearest
+from recon.sampling import QueryPool, nearest, neighbour_scatter
 
 
 @dataclass(frozen=True)
@@ -66,8 +66,7 @@ def tangent_planes(points: np.ndarray, tree: cKDTree, k: int) -> tuple[np.ndarra
     of the point's Voronoi cell). A full distance let the planes of a rim reach across small
     openings: the teapot's spout tip closed."""
     d, idx = tree.query(points, k=min(k, len(points) - 1) + 1, workers=-1)
-    nb = points[idx] - points[idx].mean(1, keepdims=True)
-    _, vecs = np.linalg.eigh(np.einsum("nki,nkj->nij", nb, nb))
+    _, vecs = np.linalg.eigh(neighbour_scatter(points, idx)[1])
     return vecs[:, :, 0], 0.5 * d[:, min(4, d.shape[1] - 1)]
 
 

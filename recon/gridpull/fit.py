@@ -109,10 +109,11 @@ def plan_fit(points: np.ndarray, recipe: Recipe = RECIPE, resolution: int | None
     to the spacing. ``resolution``/``noise`` override the estimates."""
     tree = cKDTree(points)
     sigma = noise_level(tree) if noise is None else float(noise)
-    if sigma > recipe.denoise_above * spacing(tree):
+    gap = spacing(tree)
+    if sigma > recipe.denoise_above * gap:
         points = project_to_planes(tree, recipe.denoise_k)
         tree = cKDTree(points)
-    gap = spacing(tree)
+        gap = spacing(tree)
     if resolution is None:
         resolution = int(np.clip(round(2 * BOX / gap) + 1, MIN_RESOLUTION, MAX_RESOLUTION))
     return points, tree, Plan(int(resolution), gap, sigma,
