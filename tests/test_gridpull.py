@@ -103,7 +103,7 @@ def test_bad_gridpull_options_are_one_line_errors(options, message, tmp_path):
     assert "\n" not in str(info.value) and not (tmp_path / "a.ply").exists()
 
 
-def test_xyz_predictor_keeps_the_mesh_and_codes_free_nodes_for_nothing(tmp_path):
+def test_xyz_predictor_and_context_coding_keep_the_mesh_and_save_bytes(tmp_path):
     from codec.encode import write_codec
     from recon.gridpull.codec import mixed_difference, surface_corners
 
@@ -112,14 +112,16 @@ def test_xyz_predictor_keeps_the_mesh_and_codes_free_nodes_for_nothing(tmp_path)
     values = (np.sqrt(x**2 + (1.3 * y) ** 2 + z**2) - 0.33).astype(np.float32)
     norm = Normalization((1.0, 2.0, 3.0), 2.0)
     meshes, sizes = {}, {}
-    for pred in ("z", "xyz"):
+    for pred, coding in [("z", "order0"), ("xyz", "order0"), ("xyz", "context")]:
         codec = gridpull.GridPullCodec.from_values(
-            values, norm, gridpull.GridCodecConfig(resolution=40, predictor=pred))
-        sizes[pred] = write_codec(tmp_path / f"{pred}.nirc", codec)
-        meshes[pred] = api.decode_surface(tmp_path / f"{pred}.nirc")
-    assert np.array_equal(meshes["z"][1], meshes["xyz"][1])
-    assert np.allclose(meshes["z"][0], meshes["xyz"][0], atol=1e-6)
-    assert sizes["xyz"] < 0.8 * sizes["z"]
+            values, norm, gridpull.GridCodecConfig(resolution=40, predictor=pred, coding=coding))
+        sizes[coding, pred] = write_codec(tmp_path / f"{pred}{coding}.nirc", codec)
+        meshes[coding, pred] = api.decode_surface(tmp_path / f"{pred}{coding}.nirc")
+    for key in [("order0", "xyz"), ("context", "xyz")]:
+        assert np.array_equal(meshes["order0", "z"][1], meshes[key][1])
+        assert np.allclose(meshes["order0", "z"][0], meshes[key][0], atol=1e-6)
+    assert sizes["order0", "xyz"] < 0.8 * sizes["order0", "z"]
+    assert sizes["context", "xyz"] < 0.8 * sizes["order0", "xyz"]
     config = gridpull.GridCodecConfig(resolution=40)
     sym = gridpull.GridPullCodec.from_values(values, norm, config).symbols
     plain = np.clip(np.rint(values / (config.spacing / config.levels_per_cell)),
@@ -128,3 +130,46 @@ def test_xyz_predictor_keeps_the_mesh_and_codes_free_nodes_for_nothing(tmp_path)
     assert np.array_equal(sym > 0, plain > 0)  # every sign kept
     assert np.array_equal(sym[corners], plain[corners])  # the surface's corners exact
     assert corners.mean() < 0.2 and (mixed_difference(sym)[~corners] != 0).mean() < 0.02
+
+
+def test_context_coding_round_trips_awkward_grids():
+    """Escapes (far-off free values), all-negative grids, the smallest lattice: the adaptive
+    stream gives back the symbols exactly."""
+    from recon.gridpull.codec import context_decode, context_encode
+
+    rng = np.random.default_rng(0)
+    grids = [rng.integers(-40, 40, (8, 8, 8)), -np.ones((8, 8, 8), np.int64),
+             rng.integers(-3, 3, (9, 9, 9)) * 10**6]
+    for sym in grids:
+        sym = sym.astype(np.int64)
+        assert np.array_equal(context_decode(context_encode(sym), sym.shape[0]), sym)
+
+
+def test_context_coding_needs_the_xyz_predictor():
+    with pytest.raises(ValueError, match="xyz"):
+        gridpull.GridCodecConfig(predictor="z", coding="context")
+
+
+def test_target_error_picks_the_coarsest_grid_within_it(tmp_path):
+    """--error: the stored surface stays within the target of the fitted one (measured on
+    the fitted mesh), and a looser target stores a coarser, smaller grid."""
+    from codec.encode import write_codec
+    from recon.gridpull.codec import for_error, stored_error
+
+    axis, _ = meshing.lattice(72)
+    x, y, z = np.meshgrid(axis, axis, axis, indexing="ij")
+    values = (np.sqrt(x**2 + (1.3 * y) ** 2 + z**2) - 0.33).astype(np.float32)
+    vertices = meshing.grid_mesh(values)[0]
+    norm = Normalization((0.0, 0.0, 0.0), 1.0)
+    sizes = []
+    for error in (1e-4, 4e-4, 1.6e-3):
+        config = for_error(values, error, gridpull.GridCodecConfig())
+        assert stored_error(values, vertices, config) <= error
+        codec = gridpull.GridPullCodec.from_values(values, norm, config)
+        sizes.append((config.resolution, write_codec(tmp_path / f"{error}.nirc", codec)))
+    assert sizes[0][0] > sizes[1][0] > sizes[2][0]
+    assert sizes[0][1] > sizes[1][1] > sizes[2][1]
+    np.save(tmp_path / "cloud.npy", sphere_points(200))
+    with pytest.raises(InputError, match="--error must be"):
+        api.encode_surface(tmp_path / "cloud.npy", tmp_path / "a.nirc", options={"error": 1.0})
+    assert not (tmp_path / "a.nirc").exists()

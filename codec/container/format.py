@@ -12,7 +12,7 @@ from typing import Any
 
 MAGIC = b"\x89NIRC\r\n\x1a"
 END_MAGIC = b"NIRC"
-VERSION = (2, 2)  # (major, minor) written; bump minor for compatible additions, major otherwise
+VERSION = (2, 3)  # (major, minor) written; bump minor for compatible additions, major otherwise
 READABLE_MAJORS = (1, 2)  # 2.0 added parametric entropy tables (entropy stream mode 3), 2.1 c3
 
 PREAMBLE = struct.Struct("<8sBBHII")  # magic, major, minor, codec id, header length, header CRC

@@ -12,7 +12,7 @@ from codec.method import FitContext
 from codec.options import ENCODE_ONLY, check_budget, parse_count
 from codec.registry import register_method
 from recon import meshing
-from recon.gridpull.codec import GridCodecConfig, GridPullCodec
+from recon.gridpull.codec import GridCodecConfig, GridPullCodec, for_error
 from recon.gridpull.fit import fit_grid
 from recon.method import Mesh, SurfaceMethod, budget, check_steps
 from recon.pointcloud import Normalization
@@ -32,6 +32,9 @@ class GridPullOptions:
     """nodes per axis of the fitted grid (default: from the point spacing, 16..256)"""
     noise: float | None = None
     """noise σ of the points, a fraction of their longest side (default: estimated; 0: clean)"""
+    error: float | None = field(default=None, metadata=ENCODE_ONLY)
+    """target mean distance of the stored surface from the fitted one, a fraction of the
+    longest side (e.g. 2e-4): stores the coarsest grid and step within it (overrides --size)"""
 
     def __post_init__(self) -> None:
         if self.size != "auto":
@@ -42,6 +45,8 @@ class GridPullOptions:
             raise ValueError(f"--grid must be in 8..{MAX_GRID}")
         if self.noise is not None and not 0 <= self.noise <= 0.1:
             raise ValueError("--noise must be in [0, 0.1] (a fraction of the longest side)")
+        if self.error is not None and not 1e-6 <= self.error <= 0.05:
+            raise ValueError("--error must be in [1e-6, 0.05] (a fraction of the longest side)")
 
 
 @register_method
@@ -77,7 +82,9 @@ class GridPullMethod(SurfaceMethod):
     def to_codec(self, fitted: np.ndarray, norm: Normalization, points: np.ndarray,
                  options: GridPullOptions) -> GridPullCodec:
         config = self.plan(points.shape, options)
-        if options.size == "auto":
+        if options.error is not None:
+            config = for_error(fitted, options.error, config)
+        elif options.size == "auto":
             config = replace(config, resolution=fitted.shape[0])
         return GridPullCodec.from_values(fitted, norm, config)
 
