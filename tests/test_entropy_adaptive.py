@@ -4,6 +4,8 @@ streams refused or decoded to wrong values, never a crash."""
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -44,7 +46,7 @@ def _decode(data, slices, radius=8):
 @given(st.integers(0, 2**32 - 1), st.integers(0, 30))
 def test_round_trip(seed, n_slices):
     slices = _slices(np.random.default_rng(seed), n_slices)
-    for (v, _, _), got in zip(slices, _decode(_encode(slices), slices)):
+    for (v, _, _), got in zip(slices, _decode(_encode(slices), slices), strict=True):
         assert np.array_equal(v, got)
 
 
@@ -88,7 +90,5 @@ def test_damaged_streams_never_crash(seed, data):
     pos = data.draw(st.integers(0, len(blob) - 1))
     blob[pos] ^= data.draw(st.integers(1, 255))
     cut = data.draw(st.integers(0, len(blob)))
-    try:
+    with contextlib.suppress(ContainerError):
         _decode(bytes(blob[:cut]), slices)
-    except ContainerError:
-        pass

@@ -21,9 +21,9 @@ import numpy as np
 from scipy import ndimage
 
 from codec import entropy
-from codec.entropy.adaptive import AdaptiveDecoder, AdaptiveEncoder, AdaptiveModel
 from codec.container import ContainerReader, Section, SectionKind
 from codec.container.format import CodecId
+from codec.entropy.adaptive import AdaptiveDecoder, AdaptiveEncoder, AdaptiveModel
 from codec.errors import ContainerError
 from codec.registry import config_from_dict, register
 from recon import meshing
