@@ -57,12 +57,15 @@ def append_video(library: str | os.PathLike, input: str | os.PathLike, *, start:
                  device: str = "auto", threads: int | None = None, report=None,
                  checkpoint_every: float | None = None, resume: bool = False,
                  preset: str | None = None, notice=None, precision: str = "fp32",
-                 **options: Any) -> EncodeResult:
+                 wait: float | None = None, **options: Any) -> EncodeResult:
     """Fit one more video into a library file (pfnr), appending its sections in place
     (atomically; earlier bytes unchanged). ``bytes``/``bpp`` of the result are what the append
-    added to the file; ``train["library_bytes"]`` is the whole file."""
+    added to the file; ``train["library_bytes"]`` is the whole file. One writer at a time:
+    while another holds the library, this fails at once (``codec.lock.LockedError``) or, with
+    ``wait`` seconds (``math.inf``: no limit), waits for it."""
     return pipeline.append_video(library, input, start=start, max_frames=max_frames, crop=crop,
                                  resize=resize, output=output, options=options, seed=seed,
                                  device=device, threads=threads, report=report,
                                  checkpoint_every=checkpoint_every, resume=resume,
-                                 preset=preset, notice=notice, precision=precision)
+                                 preset=preset, notice=notice, precision=precision,
+                                 wait=wait)

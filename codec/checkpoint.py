@@ -38,10 +38,14 @@ def file_identity(path) -> list:
 
 class Checkpoint:
     """One encode's checkpoint file. ``key`` (JSON-able) names the encode: its inputs and
-    options; a file saved under another key is refused rather than resumed."""
+    options; a file saved under another key is refused rather than resumed. ``base``
+    (JSON-able) is the state of a file the encode builds on (an append's library): a
+    checkpoint saved against another base is not resumed but re-fitted from
+    (:meth:`take_warm`): training starts again from its saved state."""
 
     def __init__(self, path: str | os.PathLike, every: float | None, key: dict,
-                 resume: bool) -> None:
+                 resume: bool, base: Any = None,
+                 notice: Callable[[str], None] | None = None) -> None:
         import torch
 
         if every is not None and not every >= 0:
@@ -49,7 +53,11 @@ class Checkpoint:
         self.path = os.fspath(path)
         self.every = every
         self.key = json.dumps(key, sort_keys=True)
+        self.base = base
         self.saved: dict[str, Any] | None = None
+        self.warm: dict[str, Any] | None = None
+        self.final: tuple[str, Callable[[], dict[str, Any]]] | None = None
+        self.touched = False  # loaded or written: ours to remove when the encode succeeds
         self._last = time.monotonic()
         if resume and os.path.exists(self.path):
             try:
@@ -59,7 +67,15 @@ class Checkpoint:
             if not isinstance(data, dict) or data.get("key") != self.key:
                 raise InputError(f"{self.path}: this checkpoint belongs to another encode "
                                  "(different input or options); delete it or drop --resume")
-            self.saved = data
+            self.touched = True
+            if data.get("base") == base:
+                self.saved = data
+            else:
+                self.warm = data
+                if notice is not None:
+                    notice(f"the file this encode builds on changed since {self.path} was "
+                           "saved: training again from the saved state, against the file as "
+                           "it is now")
         elif not resume and os.path.exists(self.path) and every is not None:
             raise InputError(f"{self.path} exists: add --resume to continue that encode, or "
                              "delete it")
@@ -75,19 +91,45 @@ class Checkpoint:
         state, self.saved = self.saved["state"], None
         return state
 
+    def take_warm(self) -> dict[str, Any] | None:
+        """A state saved against another base, to start training from (handed out once)."""
+        state, self.warm = (None if self.warm is None else self.warm["state"]), None
+        return state
+
     def offer(self, tag: str, state: Callable[[], dict[str, Any]]) -> None:
         """Save ``state()`` when ``every`` seconds have passed since the last save."""
         if self.every is None or time.monotonic() - self._last < self.every:
             return
+        self.save(tag, state)
+
+    def save(self, tag: str, state: Callable[[], dict[str, Any]]) -> None:
+        """Save ``state()`` now (atomically; Ctrl-C waits for it)."""
         import torch
 
         from codec.atomic import atomic_write
 
         with _no_interrupts(), atomic_write(self.path) as fh:
-            torch.save({"key": self.key, "tag": tag, "state": state()}, fh)
+            torch.save({"key": self.key, "tag": tag, "base": self.base, "state": state()}, fh)
+        self.touched = True
         self._last = time.monotonic()
 
+    def finished(self, tag: str, state: Callable[[], dict[str, Any]]) -> None:
+        """A training run's end: ``state`` is what :meth:`keep_final` saves."""
+        self.final = (tag, state)
+
+    def keep_final(self) -> bool:
+        """Save the state the last training run ended with (False: none ended)."""
+        if self.final is None:
+            return False
+        try:
+            self.save(*self.final)
+        except NotImplementedError:  # a trainer that cannot be checkpointed
+            return False
+        return True
+
     def remove(self) -> None:
+        if not self.touched:
+            return
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
 
@@ -118,15 +160,18 @@ def _no_interrupts() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def checkpointing(output, every: float | None, resume: bool, key: Callable[[], dict]
-                  ) -> Iterator[Checkpoint | None]:
+def checkpointing(output, every: float | None, resume: bool, key: Callable[[], dict], *,
+                  base: Any = None, always: bool = False,
+                  notice: Callable[[str], None] | None = None) -> Iterator[Checkpoint | None]:
     """Make a checkpoint active for the encode in the ``with`` block (None when neither
-    ``every`` nor ``resume`` is given). ``key()`` names the encode. After a successful encode
-    the file is removed; after an error or an interrupt it stays, for ``--resume``."""
-    if every is None and not resume:
+    ``every`` nor ``resume`` is given, unless ``always``: then one that saves only when asked,
+    :meth:`Checkpoint.keep_final`). ``key()`` names the encode, ``base`` what it builds on.
+    After a successful encode the file is removed; after an error or an interrupt it stays,
+    for ``--resume``."""
+    if every is None and not resume and not always:
         yield None
         return
-    ckpt = Checkpoint(f"{os.fspath(output)}.ckpt", every, key(), resume)
+    ckpt = Checkpoint(f"{os.fspath(output)}.ckpt", every, key(), resume, base, notice)
     token = _ACTIVE.set(ckpt)
     try:
         yield ckpt

@@ -17,8 +17,10 @@ from codec import options as opt
 from codec import presets, registry
 from codec.checkpoint import checkpointing, file_identity
 from codec.container import ContainerReader, append_sections, write_container
+from codec.container.writer import BaseChanged, BaseState
 from codec.decode import decode_video
 from codec.errors import InputError
+from codec.lock import writer_lock
 from codec.memory import check_encode
 from codec.method import FitContext, Method, Report
 from codec.metrics import quality, quality_stream
@@ -284,40 +286,62 @@ def append_video(library, input, *, start: int = 0, max_frames: int | None = Non
                  report: Report | None = None, checkpoint_every: float | None = None,
                  resume: bool = False, preset: str | None = None,
                  notice: Callable[[str], None] | None = None,
-                 precision: str = "fp32") -> EncodeResult:
+                 precision: str = "fp32", wait: float | None = None) -> EncodeResult:
     """Fit one more video into a library file (a method with ``library``), appending its
     sections (atomically; earlier bytes unchanged; to ``output`` when given). ``bytes``/``bpp``
-    of the result are what the append added; ``train["library_bytes"]`` is the whole file."""
+    of the result are what the append added; ``train["library_bytes"]`` is the whole file.
+
+    The file written (``output`` or the library) is locked for the whole append
+    (``codec.lock``): another writer holding it fails this call at once, or, with ``wait``
+    seconds (``math.inf``: no limit), this call queues behind it and then reads the library as
+    that writer left it. Before the new file replaces the old one, the library must still be
+    byte-for-byte the one training started from; if another program changed it, nothing is
+    written and the trained state is kept in ``OUTPUT.ckpt``, for ``resume`` to re-fit against
+    the library as it is then."""
     if output is not None:
         check_output_path(output, input)
-    with ContainerReader(library) as reader:
-        entry = registry.by_id(reader.codec_id)
-        method = registry.method(entry.name) if entry.kind == "video" else None
-        if method is None or not method.library:
-            raise InputError(f"{library}: not a library file (it holds a {entry.name} file)")
-        lib = method.codec.from_container(reader)
-    opts = options_of(method, options)
-    geometry = Geometry(crop=crop, resize=resize)
-    count, width, height = check_input_fits(method, opts, input, start, max_frames, geometry)
-    opts, chosen = apply_preset(method, options, (count, height, width), device, threads,
-                                preset, notice)
+    target = output or library
+    if not os.path.isfile(library):  # its own one-line error, not one about the lock file
+        ContainerReader(library).close()
+    with writer_lock(target, wait=wait, verb="appended to", notice=notice):
+        with ContainerReader(library) as reader:
+            entry = registry.by_id(reader.codec_id)
+            method = registry.method(entry.name) if entry.kind == "video" else None
+            if method is None or not method.library:
+                raise InputError(f"{library}: not a library file (it holds a {entry.name} "
+                                 "file)")
+            lib = method.codec.from_container(reader)
+            base = BaseState.read(reader)
+        opts = options_of(method, options)
+        geometry = Geometry(crop=crop, resize=resize)
+        count, width, height = check_input_fits(method, opts, input, start, max_frames,
+                                                geometry)
+        opts, chosen = apply_preset(method, options, (count, height, width), device, threads,
+                                    preset, notice)
 
-    def key() -> dict[str, Any]:
-        return {"command": "append", "library": file_identity(library),
-                "input": file_identity(input), "start": start, "max_frames": max_frames,
-                "crop": crop, "resize": resize, "options": method.key_options(opts),
-                "seed": seed}
+        def key() -> dict[str, Any]:  # the library's state is the checkpoint's base
+            return {"command": "append", "library": os.path.abspath(library),
+                    "input": file_identity(input), "start": start, "max_frames": max_frames,
+                    "crop": crop, "resize": resize, "options": method.key_options(opts),
+                    "seed": seed}
 
-    with checkpointing(output or library, checkpoint_every, resume, key):
-        clip = read_video(input, start=start, max_frames=max_frames, geometry=geometry)
-        t0 = time.perf_counter()
-        ctx = start_fit(method, seed=seed, device=device, threads=threads, report=report,
-                        precision=precision)
-        with fit_precision(ctx):
-            codec, sections, stats = method.append(lib, clip, opts, ctx)
-        before = os.path.getsize(library)
-        nbytes = append_sections(library, sections, output)
-        seconds = time.perf_counter() - t0
-        stats = {**stats, "plan": chosen.to_dict(), "library_bytes": nbytes}
-        return _measured(method, codec, stats, clip, output or library, nbytes,
-                         nbytes - before, seconds, video=stats["video"])
+        with checkpointing(target, checkpoint_every, resume, key, base=base.to_list(),
+                           always=True, notice=notice) as ckpt:
+            clip = read_video(input, start=start, max_frames=max_frames, geometry=geometry)
+            t0 = time.perf_counter()
+            ctx = start_fit(method, seed=seed, device=device, threads=threads, report=report,
+                            precision=precision)
+            with fit_precision(ctx):
+                codec, sections, stats = method.append(lib, clip, opts, ctx)
+            try:
+                nbytes = append_sections(library, sections, output, expect=base)
+            except BaseChanged as exc:
+                if not ckpt.keep_final():
+                    raise
+                raise BaseChanged(f"{exc}; nothing was written, and this append's training "
+                                  f"is kept in {ckpt.path}: run the same command with --resume "
+                                  "to re-fit it against the library as it is now") from None
+            seconds = time.perf_counter() - t0
+            stats = {**stats, "plan": chosen.to_dict(), "library_bytes": nbytes}
+            return _measured(method, codec, stats, clip, target, nbytes,
+                             nbytes - base.size, seconds, video=stats["video"])

@@ -141,6 +141,12 @@ class Trainer:
     def load(self, state: dict[str, Any]) -> None:
         raise NotImplementedError(f"{type(self).__name__} cannot be checkpointed")
 
+    def warm_start(self, state: dict[str, Any]) -> None:
+        """Start training from a :meth:`state` saved when what the fit builds on (an append's
+        library) was different: by default the saved state as it is; a trainer whose inputs
+        may have changed underneath keeps those parts from its own start."""
+        self.load(state)
+
 
 class Sums:
     """Running sums of per-step statistics (scalar tensors), kept where they are computed in
@@ -240,12 +246,16 @@ def run(trainer: Trainer, budget: Budget, *, optim=None, schedule: Schedule | No
             optim.load_state_dict(saved["optim"])
         step, last = saved["step"], saved["last"]
         start -= saved["seconds"]
+    elif ckpt is not None and (warm := ckpt.take_warm()) is not None:
+        trainer.warm_start(warm["trainer"])  # saved against an older base: train again from it
 
     def state() -> dict[str, Any]:
         return {"trainer": trainer.state(), "step": step, "last": last,
                 "optim": optim.state_dict() if optim is not None else None,
                 "seconds": time.perf_counter() - start}
 
+    if ckpt is not None:
+        ckpt.finished(tag, state)  # what the checkpoint keeps if the encode fails after this
     ordered = sorted(phases, key=lambda p: p.start)
     while True:
         progress = budget.progress(step, time.perf_counter() - start)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from codec import registry
 
@@ -43,7 +44,21 @@ def add_parser(sub) -> None:
     add_preset(p)
     add_precision(p)
     add_checkpoint(p)
+    p.add_argument("--wait", type=_seconds, nargs="?", const=math.inf, metavar="SECONDS",
+                   help="when another process is appending to the same file, wait for it "
+                   "(at most SECONDS; no number: as long as it takes), then append to the "
+                   "library as it left it (default: fail at once)")
     p.set_defaults(run=run)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"--wait takes a number of seconds >= 0, not {text!r}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
                               report=report, checkpoint_every=args.checkpoint_every,
                               resume=args.resume, preset=args.preset,
                               notice=notice_printer(args.quiet), precision=args.precision,
-                              **options)
+                              wait=args.wait, **options)
     if args.json:
         emit_json({**result.to_dict(), "video": result.train["video"],
                    "library_bytes": result.train["library_bytes"]})

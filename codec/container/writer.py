@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 from codec.atomic import atomic_write
 from codec.binio import write_str, write_uvarint
@@ -22,6 +23,7 @@ from codec.container.format import (
     VERSION,
     canonical_json,
 )
+from codec.errors import ContainerError, InputError
 
 
 @dataclass(frozen=True)
@@ -75,42 +77,84 @@ def write_container(
     return len(data)
 
 
+@dataclass(frozen=True)
+class BaseState:
+    """What an append was computed against: the file's size and the SHA-256 of its bytes up
+    to the table of contents (the part an append keeps)."""
+
+    size: int
+    digest: str
+
+    @classmethod
+    def read(cls, reader, copy_to: BinaryIO | None = None) -> BaseState:
+        """The state of the file ``reader`` (a ContainerReader) has open, copying its bytes up
+        to the TOC to ``copy_to`` on the way."""
+        h = hashlib.sha256()
+        reader.fh.seek(0)
+        _copy_exactly(reader.fh, copy_to, reader.toc_offset, h)
+        return cls(os.fstat(reader.fh.fileno()).st_size, h.hexdigest())
+
+    def to_list(self) -> list:
+        return [self.size, self.digest]
+
+
+class BaseChanged(InputError):
+    """The file is no longer the one an append was computed against."""
+
+
 def append_sections(
-    path: str | os.PathLike, sections: Iterable[Section], output: str | os.PathLike | None = None
+    path: str | os.PathLike, sections: Iterable[Section], output: str | os.PathLike | None = None,
+    expect: BaseState | None = None,
 ) -> int:
     """Add sections after the existing ones; earlier sections' bytes stay exactly as they were.
 
     The new file (``output``, default: replace ``path``) is written atomically: the old bytes up
-    to the TOC are copied, the new frames follow, then a new TOC. Returns the new file size.
+    to the TOC are copied, the new frames follow, then a new TOC. With ``expect``, the file must
+    still be in that state (else :class:`BaseChanged`, nothing written): the bytes copied are
+    the ones the sections were computed against. Returns the new file size.
     """
     from codec.container.reader import ContainerReader
 
-    with ContainerReader(path) as reader:
+    try:
+        reader = ContainerReader(path)
+    except (ContainerError, OSError):
+        if expect is None:
+            raise
+        raise _changed(path) from None
+    with reader:
         old = [(s.kind, s.name, s.offset) for s in reader.sections]
-        toc_offset = reader.toc_offset
         sections = list(sections)
-        _check_names([e[1] for e in old] + [s.name for s in sections])
         with atomic_write(output or path) as fh:
-            reader.fh.seek(0)
-            _copy_exactly(reader.fh, fh, toc_offset)
-            pos = toc_offset
+            state = BaseState.read(reader, fh)
+            if expect is not None and state != expect:
+                raise _changed(path)
+            _check_names([e[1] for e in old] + [s.name for s in sections])
+            pos = reader.toc_offset
             for s in sections:
                 frame = encode_section(s)
-                old.append((s.kind, s.name, pos))
                 fh.write(frame)
+                old.append((s.kind, s.name, pos))
                 pos += len(frame)
             tail = encode_toc(old, pos)
             fh.write(tail)
     return pos + len(tail)
 
 
-def _copy_exactly(src, dst, n: int) -> None:
+def _changed(path) -> BaseChanged:
+    return BaseChanged(f"{os.fspath(path)} changed while this append was training (another "
+                       "program wrote it)")
+
+
+def _copy_exactly(src, dst, n: int, digest=None) -> None:
     remaining = n
     while remaining:
         chunk = src.read(min(remaining, 1 << 20))
         if not chunk:
             raise OSError("file shrank while appending")
-        dst.write(chunk)
+        if dst is not None:
+            dst.write(chunk)
+        if digest is not None:
+            digest.update(chunk)
         remaining -= len(chunk)
 
 
@@ -127,4 +171,5 @@ def _check_names(names: list[str]) -> None:
         seen.add(name)
 
 
-__all__ = ["Section", "append_sections", "encode_container", "write_container"]
+__all__ = ["BaseChanged", "BaseState", "Section", "append_sections", "encode_container",
+           "write_container"]

@@ -76,9 +76,10 @@ class SubnetTrainer(Trainer):
     def __init__(self, config: PFNRConfig, video: int, target: torch.Tensor,
                  size: tuple[int, int], tensors: dict[str, dict[str, torch.nn.Parameter]],
                  optim: torch.optim.Optimizer, capacity: float, gen: torch.Generator,
-                 rate: SubnetRate | None = None, lmbda: float = 0.0, batch: int = RECIPE.batch
-                 ) -> None:
+                 used: dict[str, torch.Tensor], rate: SubnetRate | None = None,
+                 lmbda: float = 0.0, batch: int = RECIPE.batch) -> None:
         self.config, self.video, self.target, (self.h, self.w) = config, video, target, size
+        self.used = used  # where the library's videos stored weights (frozen here)
         self.tensors, self.optim, self.capacity, self.gen = tensors, optim, capacity, gen
         self.rate, self.lmbda, self.batch = rate, lmbda, batch
         self.count = target.shape[0]
@@ -119,11 +120,22 @@ class SubnetTrainer(Trainer):
                 "rate": None if self.rate is None else self.rate.state_dict()}
 
     def load(self, state: dict[str, Any]) -> None:
+        self._load_tensors(state, keep_used=False)
+        self.gen.set_state(state["gen"])
+
+    def warm_start(self, state: dict[str, Any]) -> None:
+        """Train from a state fitted against an older library: weights the library's videos
+        use now (another append may have added some) keep their stored values."""
+        self._load_tensors(state, keep_used=True)
+
+    def _load_tensors(self, state: dict[str, Any], keep_used: bool) -> None:
         with torch.no_grad():
             for group, values in self.tensors.items():
                 for n, p in values.items():
-                    p.copy_(state[group][n])
-        self.gen.set_state(state["gen"])
+                    saved = state[group][n].to(p.device)
+                    if keep_used and group == "shared":
+                        saved = torch.where(self.used[n], p, saved)
+                    p.copy_(saved)
         if self.rate is not None:
             self.rate.load_state_dict(state["rate"])
 
@@ -167,8 +179,8 @@ def fit_video(config: PFNRConfig, library: PFNRCodec | None, frames: np.ndarray,
         groups += rate.parameter_groups(recipe.rate_lr)
     optim = torch.optim.Adam(groups, lr=recipe.lr, betas=(0.5, 0.999))
     tensors = {"shared": shared, "scores": scores, "own": own}
-    trainer = SubnetTrainer(config, k, x, (h, w), tensors, optim, capacity, gen, rate, lmbda,
-                            recipe.batch)
+    trainer = SubnetTrainer(config, k, x, (h, w), tensors, optim, capacity, gen, used_t, rate,
+                            lmbda, recipe.batch)
     budget = Budget.of(epochs * trainer.per_epoch, time_budget)
     phases = () if rate is None else (Phase("ste", 1.0 - recipe.ste_fraction),)
     result = run(trainer, budget, optim=optim, schedule=warmup_cosine(WARMUP), phases=phases,
