@@ -57,6 +57,16 @@ class SurfaceMethod(Method):
         raise NotImplementedError
 
 
+LMBDA = 0.0
+"""Default ``--lmbda`` of the hash-grid surface fields (sdf, csp)."""
+
+
+def priced(options: Any, ctx: FitContext) -> float:
+    """The rate weight a fit trains with: ``options.lmbda`` for an encode, 0 for a mesh (no
+    file to price)."""
+    return options.lmbda if ctx.extra.get("purpose") == "encode" else 0.0
+
+
 def check_steps(steps: int) -> None:
     check_count(steps, "--steps", 1)
 

@@ -10,6 +10,7 @@ the nearest node of an N-per-axis lattice over the box (no gradient flows throug
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,10 @@ from codec.fields import (
     hash_grid_encode,
     largest_within,
 )
-from codec.fit import Trainer
+from codec.fields.rate import GridRate
+from codec.fit import Phase, Step, Trainer
+from codec.quant import QuantizedTensor
+from codec.rate import ramp
 from recon.meshing import BOX
 
 
@@ -82,6 +86,9 @@ class SurfaceField(torch.nn.Module):
         self.config = config
         self.grid = HashGrid(config.grid(), backend)
         self.mlp = FusedMLP(config.mlp(), backend)
+        self.stored: dict[str, QuantizedTensor] | None = None
+        """The grid's levels as a file stores them, from a rate-trained fit (None: quantized
+        at --bits)."""
 
     def unit(self, x: torch.Tensor) -> torch.Tensor:
         """Grid input in [0, 1]³, snapped to the CQ-NIR lattice when configured."""
@@ -102,17 +109,66 @@ class SurfaceField(torch.nn.Module):
         return out
 
 
+RATE_LR = 1e-2
+"""Adam's learning rate for the learned steps and densities of rate-trained fields."""
+STE = Phase("ste", 0.9)
+"""Rate-trained fields see their grid straight-through rounded in the last 10 % (noise
+before)."""
+
+
 class FieldTrainer(Trainer):
     """A trainer of a :class:`SurfaceField` (``self.field``) that draws its batches from its
-    own generator (``self.gen``): a checkpoint keeps both, every 50 steps."""
+    own generator (``self.gen``): a checkpoint keeps both, every 50 steps. With
+    :meth:`price_rate` (``--lmbda`` > 0), the grid is rate-trained (``codec.fields.rate``):
+    steps see it through the quantization proxy (:meth:`view`) and add λ · its estimated bits
+    per input point (:meth:`priced`)."""
 
     safe_every = 50
     field: SurfaceField
     gen: torch.Generator
+    optim: torch.optim.Optimizer
+    rate: GridRate | None = None
+    lmbda: float = 0.0
+
+    def price_rate(self, lmbda: float, bits: int, points: int) -> None:
+        """Price the grid at ``lmbda`` · bits per point (its steps start at ``bits``)."""
+        if not lmbda:
+            return
+        device = self.field.grid.params.device
+        self.rate = GridRate(self.field.config.grid(), bits, points).to(device)
+        self.lmbda = lmbda
+        for group in self.rate.parameter_groups(RATE_LR):
+            self.optim.add_param_group(group)
+
+    def view(self, at: Step) -> tuple[Callable[[torch.Tensor], torch.Tensor],
+                                      torch.Tensor | None]:
+        """(the field as this step sees it, its grid's estimated bits per point or None)."""
+        if self.rate is None:
+            return self.field, None
+        table, bits = self.rate(self.field.grid.params,
+                                "ste" if at.phase == STE.name else "noise", self.gen)
+        return (lambda x: self.field(x, table)), bits
+
+    def priced(self, loss: torch.Tensor, bits: torch.Tensor | None, at: Step) -> torch.Tensor:
+        return loss if bits is None else loss + ramp(self.lmbda, at.progress) * bits
+
+    def phases(self, *others: Phase) -> tuple[Phase, ...]:
+        """The fit's phases: ``others`` and, when rate-trained, straight-through rounding."""
+        return others if self.rate is None else (*others, STE)
+
+    def finish(self) -> SurfaceField:
+        """The trained field, on the CPU in eval mode, with the grid levels a file stores
+        when it was rate-trained (``stored``)."""
+        if self.rate is not None:
+            self.field.stored = self.rate.quantize(self.field.grid.params)
+        return self.field.eval().cpu()
 
     def state(self) -> dict:
-        return {"field": self.field.state_dict(), "gen": self.gen.get_state()}
+        return {"field": self.field.state_dict(), "gen": self.gen.get_state(),
+                "rate": None if self.rate is None else self.rate.state_dict()}
 
     def load(self, state: dict) -> None:
         self.field.load_state_dict(state["field"])
         self.gen.set_state(state["gen"])
+        if self.rate is not None:
+            self.rate.load_state_dict(state["rate"])

@@ -53,6 +53,8 @@ class NeuralSurfaceCodec:
     def from_field(cls, field: SurfaceField, normalization: Normalization, bits: int = 8,
                    level: float = 0.0):
         grid, mlp = quantize_field(field.grid, field.mlp, bits)
+        if field.stored is not None:  # rate-trained: the levels on their learned steps
+            grid = field.stored
         return cls(field.config, normalization, grid, mlp, level)
 
     def params(self) -> int:

@@ -124,25 +124,34 @@ class CSPTrainer(FieldTrainer):
                           device=gen.device),
         ])
         q, t = self.queries[pick], self.targets[pick]
+        field, bits = self.view(at)
         # the epsilon keeps the gradient of the norm finite where c(q) hits its target exactly
-        loss = (((q + self.field(q) - t) ** 2).sum(1) + 1e-12).sqrt().mean()
+        dist = (((q + field(q) - t) ** 2).sum(1) + 1e-12).sqrt().mean()
+        loss = self.priced(dist, bits, at)
         self.optim.zero_grad(set_to_none=True)
         loss.backward()
         self.optim.step()
-        return {"step": at.step + 1, "loss": loss.item()} if at.report else None
-
+        if not at.report:
+            return None
+        stats = {"step": at.step + 1, "loss": dist.item()}
+        return stats if bits is None else {**stats, "bits/point": bits.item()}
 
 
 def fit_csp(points: np.ndarray, config: SurfaceFieldConfig, budget: Budget, *,
             recipe: Recipe = RECIPE, seed: int = 0, device: torch.device | str = "cpu",
-            report: Report | None = None) -> tuple[SurfaceField, dict]:
+            report: Report | None = None, lmbda: float = 0.0, bits: int = 8
+            ) -> tuple[SurfaceField, dict]:
     """points: (N, 3) normalised → (field of ``config`` on the CPU: (n, 3) → offsets (n, 3),
-    statistics), trained on ``device``. At least one step, however short a time budget."""
+    statistics), trained on ``device``. At least one step, however short a time budget.
+    ``lmbda`` > 0 prices the grid during training (``recon.neural.FieldTrainer``; the field's
+    ``stored`` levels are then what a file keeps)."""
     t_start = time.perf_counter()
     trainer = CSPTrainer(points, config, recipe, seed, device)
+    trainer.price_rate(lmbda, bits, len(points))
     result = run(trainer, budget, optim=trainer.optim, schedule=cosine(recipe.final_lr),
-                 report=report, report_every=REPORT_EVERY, tag="csp", min_steps=1)
-    trainer.field.eval().cpu()  # meshing and coding run on the CPU
+                 phases=trainer.phases(), report=report, report_every=REPORT_EVERY,
+                 tag="csp", min_steps=1)
+    trainer.finish()  # meshing and coding run on the CPU
     stats = {"steps": result.steps, "params": config.n_params(),
              "queries": len(trainer.queries), "seconds": time.perf_counter() - t_start,
              **result.last}

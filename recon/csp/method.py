@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from codec.method import FitContext
-from codec.options import ENCODE_ONLY, check_bits, check_budget, parse_count
+from codec.options import ENCODE_ONLY, check_bits, check_budget, check_lmbda, parse_count
 from codec.registry import register_method
 from recon.csp.codec import CSPCodec
 from recon.csp.extract import fitted_level, mesh
 from recon.csp.fit import field_config, fit_csp
-from recon.method import Mesh, SurfaceMethod, budget, check_steps
+from recon.method import LMBDA, Mesh, SurfaceMethod, budget, check_steps, priced
 from recon.neural import SurfaceField, SurfaceFieldConfig
 from recon.pointcloud import Normalization
 
@@ -27,13 +27,17 @@ class CSPOptions:
     time_budget: float | None = None
     """train for this long (seconds) instead of a number of steps"""
     bits: int = field(default=8, metadata=ENCODE_ONLY)
-    """weight bit depth"""
+    """weight bit depth (with --lmbda: the grid's first learned steps)"""
+    lmbda: float = field(default=LMBDA, metadata=ENCODE_ONLY)
+    """rate weight: loss + LMBDA x the grid's estimated bits per input point (larger =
+    smaller file; 0: distortion only, quantized at --bits after training)"""
 
     def __post_init__(self) -> None:
         parse_count(self.size)
         check_steps(self.steps)
         check_budget(self.time_budget)
         check_bits(self.bits)
+        check_lmbda(self.lmbda)
 
 
 @register_method
@@ -50,7 +54,7 @@ class CSPMethod(SurfaceMethod):
     def fit(self, points: np.ndarray, config: SurfaceFieldConfig, options: CSPOptions,
             ctx: FitContext) -> tuple[SurfaceField, dict]:
         return fit_csp(points, config, budget(options), seed=ctx.seed, device=ctx.device,
-                       report=ctx.report)
+                       report=ctx.report, lmbda=priced(options, ctx), bits=options.bits)
 
     def to_codec(self, fitted: SurfaceField, norm: Normalization, points: np.ndarray,
                  options: CSPOptions) -> CSPCodec:

@@ -98,14 +98,15 @@ class SDFTrainer(FieldTrainer):
         self.h = max(recipe.fd_step, 2 * 0.55 / cq) if cq else recipe.fd_step
 
     def step(self, at: Step) -> dict | None:
-        rc, field = self.recipe, self.field
+        rc = self.recipe
         gen = self.gen
         pick = torch.randint(0, len(self.queries), (rc.batch,), generator=gen, device=gen.device)
         q, t = self.queries[pick], self.targets[pick]
+        field, bits = self.view(at)
         if at.phase == "warmup":
             x = torch.cat([q, (torch.rand(rc.batch, 3, generator=gen, device=gen.device) - 0.5)
                            * 1.1])
-            loss = (field(x)[:, 0] - self.guess(x)).abs().mean()
+            loss = self.priced((field(x)[:, 0] - self.guess(x)).abs().mean(), bits, at)
             self.optim.zero_grad(set_to_none=True)
             loss.backward()
             self.optim.step()
@@ -119,26 +120,32 @@ class SDFTrainer(FieldTrainer):
             loss = loss + rc.w_surface * (field(t)[:, 0] ** 2).mean()
         if rc.w_eikonal:
             loss = loss + rc.w_eikonal * ((norm[:, 0] - 1) ** 2).mean()
+        loss = self.priced(loss, bits, at)
         self.optim.zero_grad(set_to_none=True)
         loss.backward()
         self.optim.step()
-        return {"step": at.step + 1, "pull": l_pull.item()} if at.report else None
+        if not at.report:
+            return None
+        stats = {"step": at.step + 1, "pull": l_pull.item()}
+        return stats if bits is None else {**stats, "bits/point": bits.item()}
 
 
 
 def fit_sdf(points: np.ndarray, config: SurfaceFieldConfig, budget: Budget, *,
             recipe: Recipe = RECIPE, seed: int = 0, device: torch.device | str = "cpu",
-            report: Report | None = None) -> tuple[SurfaceField, dict]:
+            report: Report | None = None, lmbda: float = 0.0, bits: int = 8
+            ) -> tuple[SurfaceField, dict]:
     """points: (N, 3) normalised → (trained field of ``config``, on the CPU, statistics).
-    Trains on ``device``."""
+    Trains on ``device``; ``lmbda`` > 0 prices the grid (as ``recon.csp.fit.fit_csp``)."""
     start = time.perf_counter()
     trainer = SDFTrainer(points, config, recipe, seed, device)
-    phases = (Phase("warmup", 0.0), Phase("pull", recipe.warmup))
+    trainer.price_rate(lmbda, bits, len(points))
+    phases = trainer.phases(Phase("warmup", 0.0), Phase("pull", recipe.warmup))
     result = run(trainer, budget, optim=trainer.optim, schedule=SCHEDULE, phases=phases,
                  report=report, report_every=REPORT_EVERY, tag="sdf")
-    trainer.field.eval().cpu()  # meshing and coding run on the CPU
-    return trainer.field, {"steps": result.steps, "seconds": time.perf_counter() - start,
-                           "params": config.n_params(), **result.last}
+    field = trainer.finish()  # meshing and coding run on the CPU
+    return field, {"steps": result.steps, "seconds": time.perf_counter() - start,
+                   "params": config.n_params(), **result.last}
 
 
 def _first_guess(tree: cKDTree) -> Callable[[torch.Tensor], torch.Tensor]:

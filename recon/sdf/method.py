@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from codec.method import FitContext
-from codec.options import ENCODE_ONLY, check_bits, check_budget, parse_count
+from codec.options import ENCODE_ONLY, check_bits, check_budget, check_lmbda, parse_count
 from codec.registry import register_method
 from recon import meshing
-from recon.method import Mesh, SurfaceMethod, budget, check_steps
+from recon.method import LMBDA, Mesh, SurfaceMethod, budget, check_steps, priced
 from recon.neural import SurfaceField, SurfaceFieldConfig
 from recon.pointcloud import Normalization
 from recon.sdf.codec import NeuralSDFCodec
@@ -27,7 +27,10 @@ class SDFOptions:
     time_budget: float | None = None
     """train for this long (seconds) instead of a number of steps"""
     bits: int = field(default=8, metadata=ENCODE_ONLY)
-    """weight bit depth"""
+    """weight bit depth (with --lmbda: the grid's first learned steps)"""
+    lmbda: float = field(default=LMBDA, metadata=ENCODE_ONLY)
+    """rate weight: loss + LMBDA x the grid's estimated bits per input point (larger =
+    smaller file; 0: distortion only, quantized at --bits after training)"""
     coord_quant: int = 0
     """snap coordinates to an N-per-axis lattice before the grid (CQ-NIR); 0 = off"""
 
@@ -36,6 +39,7 @@ class SDFOptions:
         check_steps(self.steps)
         check_budget(self.time_budget)
         check_bits(self.bits)
+        check_lmbda(self.lmbda)
         if self.coord_quant and not 2 <= self.coord_quant <= 1 << 20:
             raise ValueError("--coord-quant must be 0 (off) or in 2..1048576")
 
@@ -54,7 +58,7 @@ class SDFMethod(SurfaceMethod):
     def fit(self, points: np.ndarray, config: SurfaceFieldConfig, options: SDFOptions,
             ctx: FitContext) -> tuple[SurfaceField, dict]:
         return fit_sdf(points, config, budget(options), seed=ctx.seed, device=ctx.device,
-                       report=ctx.report)
+                       report=ctx.report, lmbda=priced(options, ctx), bits=options.bits)
 
     def to_codec(self, fitted: SurfaceField, norm: Normalization, points: np.ndarray,
                  options: SDFOptions) -> NeuralSDFCodec:

@@ -14,11 +14,11 @@ import numpy as np
 import torch
 
 from codec.fields.pack import fake_quantize_levels, quantize_field
+from codec.fields.rate import GridRate
 from codec.fit import Budget, Phase, Report, Step, Sums, Trainer, cosine, run
 from codec.rate import ramp
 from codec.video.hashgrid.codec import HashGridCodec
 from codec.video.hashgrid.network import HashGridVideoConfig, VideoField, pixel_coords
-from codec.video.hashgrid.rate import GridRate
 from codec.video.meta import VideoInfo
 
 
@@ -62,8 +62,8 @@ class FieldTrainer(Trainer):
         coords = pixel_coords(idx, self.video, field.config.time_scale)
         grid_params, bpp = field.grid.params, None
         if self.rate is not None:  # priced: noise, then straight-through on learned steps
-            grid_params, bpp = self.rate(field, "ste" if at.phase == "qat" else "noise",
-                                         self.gen)
+            grid_params, bpp = self.rate(field.grid.params,
+                                         "ste" if at.phase == "qat" else "noise", self.gen)
         elif at.phase == "qat":
             grid_params = fake_quantize_levels(grid_params, field.grid.config, self.bits)
         pred = field(coords, grid_params)
@@ -101,7 +101,7 @@ def fit_field(frames: np.ndarray, fps: Fraction, config: HashGridVideoConfig, *,
               ) -> tuple[HashGridCodec, dict[str, Any]]:
     """frames: (T, H, W, 3) uint8 → (codec, training statistics). Trains for ``epochs``
     passes over all pixels, or ``time_budget`` seconds when given; ``lmbda`` > 0 adds the
-    grid's estimated rate to the loss (``codec.video.hashgrid.rate``)."""
+    grid's estimated rate to the loss (``codec.fields.rate``)."""
     t, h, w, _ = frames.shape
     video = VideoInfo(w, h, t, fps)
     n_pix = t * h * w
@@ -109,7 +109,7 @@ def fit_field(frames: np.ndarray, fps: Fraction, config: HashGridVideoConfig, *,
     gen = torch.Generator(device=device).manual_seed(seed)  # pixels and noise drawn there
     torch.manual_seed(seed)
     field = VideoField(config).to(device)
-    rate = GridRate(field, bits, n_pix).to(device) if lmbda else None
+    rate = GridRate(config.grid(), bits, n_pix).to(device) if lmbda else None
     groups = [{"params": [field.grid.params]},
               {"params": [field.mlp.params], "weight_decay": 1e-6}]
     if rate is not None:
@@ -127,4 +127,4 @@ def fit_field(frames: np.ndarray, fps: Fraction, config: HashGridVideoConfig, *,
     if rate is None:
         return HashGridCodec.from_field(field, video, bits), stats
     _, mlp_q = quantize_field(field.grid, field.mlp, bits)  # the MLP as without λ
-    return HashGridCodec(config, video, rate.quantize(field), mlp_q), stats
+    return HashGridCodec(config, video, rate.quantize(field.grid.params), mlp_q), stats
