@@ -25,12 +25,16 @@ def knn_distance(tree: cKDTree, points: np.ndarray, k: int, batch: int = 200_000
     return out
 
 
-def nearest(tree: cKDTree, queries: np.ndarray, batch: int = 200_000):
-    """(distance (M,), index (M,)) of each query's nearest tree point, batched."""
+def nearest(tree: cKDTree, queries: np.ndarray, batch: int = 200_000,
+            within: float = np.inf):
+    """(distance (M,), index (M,)) of each query's nearest tree point, batched. With
+    ``within``, only the distances up to it are exact, the others inf (index ``tree.n``): the
+    search prunes everything farther, which makes far queries nearly free."""
     dist = np.empty(len(queries), np.float64)
     idx = np.empty(len(queries), np.int64)
+    bound = np.nextafter(within, np.inf)  # scipy's bound is strict; ``within`` itself counts
     for s in range(0, len(queries), batch):
-        d, i = tree.query(queries[s : s + batch], k=1, workers=-1)
+        d, i = tree.query(queries[s : s + batch], k=1, distance_upper_bound=bound, workers=-1)
         dist[s : s + batch], idx[s : s + batch] = d, i
     return dist, idx
 

@@ -156,7 +156,7 @@ def signed_init(tree: cKDTree, resolution: int) -> np.ndarray:
     pad = int(np.ceil(radius / hc)) + 2
     axis = -BOX + hc * np.arange(-pad, rc + pad)
     nodes = np.stack([g.ravel() for g in np.meshgrid(axis, axis, axis, indexing="ij")], 1)
-    occ = (nearest(tree, nodes)[0] <= radius).reshape((len(axis),) * 3)
+    occ = (nearest(tree, nodes, within=radius)[0] <= radius).reshape((len(axis),) * 3)
     labels, _ = ndimage.label(~occ)
     border = np.unique(np.concatenate([
         labels[[0, -1]].ravel(), labels[:, [0, -1]].ravel(), labels[:, :, [0, -1]].ravel()]))
