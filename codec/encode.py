@@ -342,6 +342,7 @@ def append_video(library, input, *, start: int = 0, max_frames: int | None = Non
                                   f"is kept in {ckpt.path}: run the same command with --resume "
                                   "to re-fit it against the library as it is now") from None
             seconds = time.perf_counter() - t0
-            stats = {**stats, "plan": chosen.to_dict(), "library_bytes": nbytes}
-            return _measured(method, codec, stats, clip, target, nbytes,
-                             nbytes - base.size, seconds, video=stats["video"])
+    # measured on the file as written, with the lock already free for the next writer
+    stats = {**stats, "plan": chosen.to_dict(), "library_bytes": nbytes}
+    return _measured(method, codec, stats, clip, target, nbytes, nbytes - base.size, seconds,
+                     video=stats["video"])
