@@ -181,7 +181,7 @@ def test_readers_never_see_a_partial_library(lib, tiny_clip):
     first = decode_video(lib, video=0)
     old = ContainerReader(lib)  # opened before the append replaces the file
     names = [s.name for s in old.sections]
-    a = _start("append", str(lib), str(tiny_clip), "--epochs", "20", "--quiet")
+    a = _start("append", str(lib), str(tiny_clip), "--epochs", "8", "--quiet")
     reads, videos = 0, set()
     while a.poll() is None or reads < 3:
         with ContainerReader(lib) as r:  # every CRC checked; a partial file would fail here
