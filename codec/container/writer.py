@@ -125,15 +125,16 @@ def append_sections(
         old = [(s.kind, s.name, s.offset) for s in reader.sections]
         sections = list(sections)
         with atomic_write(output or path) as fh:
-            state = BaseState.read(reader, fh)
+            state = BaseState.read(reader, fh)  # the copy of the old bytes, hashed on the way
             if expect is not None and state != expect:
                 raise _changed(path)
+            # after the base check: a library grown underneath repeats our names (v1.meta…)
             _check_names([e[1] for e in old] + [s.name for s in sections])
             pos = reader.toc_offset
             for s in sections:
                 frame = encode_section(s)
-                fh.write(frame)
                 old.append((s.kind, s.name, pos))
+                fh.write(frame)
                 pos += len(frame)
             tail = encode_toc(old, pos)
             fh.write(tail)
